@@ -1,0 +1,873 @@
+//! The bundle: one versioned, checksummed, zero-copy file that every runtime loads.
+//!
+//! Layout (all integers little-endian):
+//!
+//! ```text
+//! 0   magic  b"SHOPAIBN"
+//! 8   format version u32          12  section count u32
+//! 16  total length u64            24  CRC-32 of the section table u32, reserved u32
+//! 32  section table: count × { kind u32, reserved u32, offset u64, length u64, crc32 u32, reserved u32 }
+//! ..  sections, each starting on a 64-byte boundary
+//! ```
+//!
+//! Loading checks magic, version, lengths and checksums, then hands out typed slices into the
+//! original bytes: no per-item parsing, so a fresh edge instance answers at once.
+
+use crate::error::{corrupt, Error, Result};
+use crate::quant::{QuantMatrix, QuantView};
+use serde::{Deserialize, Serialize};
+
+/// The eight magic bytes every bundle starts with.
+pub const MAGIC: [u8; 8] = *b"SHOPAIBN";
+/// The format version this build writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The oldest format version this build reads.
+pub const MIN_FORMAT_VERSION: u32 = 1;
+/// Every section starts on a multiple of this.
+pub const SECTION_ALIGN: usize = 64;
+/// Zero-copy loading needs the bytes to start on this alignment (for `f32`/`u32` slices).
+pub const REQUIRED_ALIGN: usize = 4;
+
+const HEADER_LEN: usize = 32;
+const ENTRY_LEN: usize = 32;
+
+/// The kinds of section a bundle may hold. Unknown kinds are skipped, so newer writers can add
+/// sections without a format bump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum SectionKind {
+    /// JSON [`Manifest`].
+    Manifest = 1,
+    /// Product ids (string table).
+    ItemIds = 2,
+    /// Item indices sorted by product id, for binary search.
+    ItemIdOrder = 3,
+    /// Product titles (string table).
+    Titles = 4,
+    /// Category names (string table).
+    CategoryNames = 5,
+    /// Per-item category ids (CSR).
+    ItemCategories = 6,
+    /// int8 item vectors, row-major.
+    Vectors = 7,
+    /// One f32 scale per item vector.
+    VectorScales = 8,
+    /// int8 ALS item factors, row-major.
+    Factors = 9,
+    /// One f32 scale per item factor row.
+    FactorScales = 10,
+    /// `YᵀY + λI` (factors × factors f32), for fold-in.
+    Gram = 11,
+    /// Popularity score per item (f32).
+    Popularity = 12,
+    /// Known user ids (string table).
+    UserIds = 13,
+    /// User indices sorted by user id.
+    UserIdOrder = 14,
+    /// Per-user history of item indices (CSR).
+    UserHistory = 15,
+}
+
+impl SectionKind {
+    const ALL: [SectionKind; 15] = [
+        Self::Manifest,
+        Self::ItemIds,
+        Self::ItemIdOrder,
+        Self::Titles,
+        Self::CategoryNames,
+        Self::ItemCategories,
+        Self::Vectors,
+        Self::VectorScales,
+        Self::Factors,
+        Self::FactorScales,
+        Self::Gram,
+        Self::Popularity,
+        Self::UserIds,
+        Self::UserIdOrder,
+        Self::UserHistory,
+    ];
+
+    fn from_u32(v: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| *k as u32 == v)
+    }
+
+    /// Human-readable name, used in errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Manifest => "manifest",
+            Self::ItemIds => "item ids",
+            Self::ItemIdOrder => "item id order",
+            Self::Titles => "titles",
+            Self::CategoryNames => "category names",
+            Self::ItemCategories => "item categories",
+            Self::Vectors => "vectors",
+            Self::VectorScales => "vector scales",
+            Self::Factors => "ALS factors",
+            Self::FactorScales => "ALS factor scales",
+            Self::Gram => "gram matrix",
+            Self::Popularity => "popularity",
+            Self::UserIds => "user ids",
+            Self::UserIdOrder => "user id order",
+            Self::UserHistory => "user history",
+        }
+    }
+}
+
+/// Counts recorded in the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Catalog items.
+    pub items: u32,
+    /// Known users (with stored history).
+    pub users: u32,
+    /// Distinct categories.
+    pub categories: u32,
+    /// Interactions the model was trained on.
+    pub interactions: u64,
+}
+
+/// Which embedder produced the item vectors; queries must use the same.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingInfo {
+    /// Model name, e.g. `hash-v1`, `text-embedding-3-large`, `all-MiniLM-L6-v2`.
+    pub model: String,
+    /// Vector dimensions.
+    pub dimensions: u32,
+    /// Quantization scheme of the stored vectors.
+    pub quantization: String,
+}
+
+/// ALS hyper-parameters the factors were trained with (fold-in needs them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AlsInfo {
+    /// Latent factors.
+    pub factors: u32,
+    /// L2 regularization λ (already added to the stored Gram matrix).
+    pub regularization: f32,
+    /// Confidence scaling: confidence = alpha × interaction value.
+    pub alpha: f32,
+    /// Training iterations.
+    pub iterations: u32,
+}
+
+/// Weights of the score sources in the fused recommendation score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FusionWeights {
+    /// Weight of content similarity to the history.
+    pub vector: f32,
+    /// Weight of the ALS score.
+    pub collab: f32,
+    /// Weight of popularity.
+    pub popularity: f32,
+}
+
+impl Default for FusionWeights {
+    fn default() -> Self {
+        Self { vector: 0.3, collab: 1.0, popularity: 0.1 }
+    }
+}
+
+/// The bundle's JSON manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Version id, `{model_id}-{date}`.
+    pub version: String,
+    /// Model id (what produced the bundle).
+    pub model_id: String,
+    /// RFC 3339 build time (supplied by the writer; core reads no clock).
+    pub created_at: String,
+    /// Hash of the source data.
+    pub source_hash: String,
+    /// Counts.
+    pub counts: Counts,
+    /// Embedding model and quantization.
+    pub embedding: EmbeddingInfo,
+    /// ALS hyper-parameters.
+    pub als: AlsInfo,
+    /// Fusion weights for recommendations.
+    pub fusion: FusionWeights,
+    /// Evaluation summary written by `shopai evaluate`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval: Option<serde_json::Value>,
+}
+
+/// Everything a bundle holds, in owned form: what the writer takes.
+#[derive(Debug, Clone, Default)]
+pub struct BundleParts {
+    /// Manifest; counts and dimensions are filled in by [`BundleParts::to_bytes`].
+    pub manifest: Manifest,
+    /// Product ids, one per item.
+    pub item_ids: Vec<String>,
+    /// Titles, one per item.
+    pub titles: Vec<String>,
+    /// Category names.
+    pub category_names: Vec<String>,
+    /// Category ids per item.
+    pub item_categories: Vec<Vec<u32>>,
+    /// Quantized item vectors.
+    pub vectors: QuantMatrix,
+    /// Quantized ALS item factors.
+    pub factors: QuantMatrix,
+    /// `YᵀY + λI`, row-major, factors × factors.
+    pub gram: Vec<f32>,
+    /// Popularity per item.
+    pub popularity: Vec<f32>,
+    /// Known user ids.
+    pub user_ids: Vec<String>,
+    /// Item indices each known user interacted with.
+    pub user_history: Vec<Vec<u32>>,
+}
+
+fn sorted_order(ids: &[String]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+    order.sort_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+    order
+}
+
+fn string_table(strings: &[String]) -> Vec<u8> {
+    let mut offsets = Vec::with_capacity(strings.len() + 1);
+    let mut blob = Vec::new();
+    offsets.push(0u32);
+    for s in strings {
+        blob.extend_from_slice(s.as_bytes());
+        offsets.push(blob.len() as u32);
+    }
+    let mut out = bytemuck::cast_slice::<u32, u8>(&offsets).to_vec();
+    out.extend_from_slice(&blob);
+    out
+}
+
+fn csr(rows: &[Vec<u32>]) -> Vec<u8> {
+    let mut words = Vec::with_capacity(rows.len() + 1 + rows.iter().map(Vec::len).sum::<usize>());
+    let mut acc = 0u32;
+    words.push(0);
+    for r in rows {
+        acc += r.len() as u32;
+        words.push(acc);
+    }
+    for r in rows {
+        words.extend_from_slice(r);
+    }
+    le_words(&words)
+}
+
+fn le_words<T: bytemuck::Pod>(v: &[T]) -> Vec<u8> {
+    // Every supported target is little-endian (x86_64, aarch64, wasm32); asserted below.
+    bytemuck::cast_slice::<T, u8>(v).to_vec()
+}
+
+const _: () = assert!(cfg!(target_endian = "little"), "ShopAI bundles are little-endian");
+const _: () = assert!(HEADER_LEN == 32 && ENTRY_LEN == 32);
+
+impl BundleParts {
+    /// Check that the parts agree with each other.
+    pub fn validate(&self) -> Result<()> {
+        let n = self.item_ids.len();
+        let check = |ok: bool, field: &'static str, reason: String| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::InvalidArgument { field, reason })
+            }
+        };
+        check(self.titles.len() == n, "titles", format!("{} titles for {n} items", self.titles.len()))?;
+        check(
+            self.item_categories.len() == n,
+            "item_categories",
+            format!("{} rows for {n} items", self.item_categories.len()),
+        )?;
+        check(self.vectors.rows() == n, "vectors", format!("{} rows for {n} items", self.vectors.rows()))?;
+        check(self.factors.rows() == n, "factors", format!("{} rows for {n} items", self.factors.rows()))?;
+        let k = self.factors.dim;
+        check(self.gram.len() == k * k, "gram", format!("{} values for {k} factors", self.gram.len()))?;
+        check(self.popularity.len() == n, "popularity", format!("{} values", self.popularity.len()))?;
+        check(
+            self.user_history.len() == self.user_ids.len(),
+            "user_history",
+            format!("{} rows for {} users", self.user_history.len(), self.user_ids.len()),
+        )?;
+        let ncat = self.category_names.len() as u32;
+        check(
+            self.item_categories.iter().flatten().all(|&c| c < ncat),
+            "item_categories",
+            "category id out of range".into(),
+        )?;
+        check(
+            self.user_history.iter().flatten().all(|&i| (i as usize) < n),
+            "user_history",
+            "item index out of range".into(),
+        )?;
+        Ok(())
+    }
+
+    /// Serialize into the bundle format. Counts and dimensions in the manifest are set from the parts.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.validate()?;
+        let mut manifest = self.manifest.clone();
+        manifest.counts.items = self.item_ids.len() as u32;
+        manifest.counts.users = self.user_ids.len() as u32;
+        manifest.counts.categories = self.category_names.len() as u32;
+        manifest.embedding.dimensions = self.vectors.dim as u32;
+        manifest.als.factors = self.factors.dim as u32;
+        let manifest_json = serde_json::to_vec(&manifest).map_err(|e| corrupt(e.to_string()))?;
+
+        let sections: Vec<(SectionKind, Vec<u8>)> = vec![
+            (SectionKind::Manifest, manifest_json),
+            (SectionKind::ItemIds, string_table(&self.item_ids)),
+            (SectionKind::ItemIdOrder, le_words(&sorted_order(&self.item_ids))),
+            (SectionKind::Titles, string_table(&self.titles)),
+            (SectionKind::CategoryNames, string_table(&self.category_names)),
+            (SectionKind::ItemCategories, csr(&self.item_categories)),
+            (SectionKind::Vectors, le_words(&self.vectors.codes)),
+            (SectionKind::VectorScales, le_words(&self.vectors.scales)),
+            (SectionKind::Factors, le_words(&self.factors.codes)),
+            (SectionKind::FactorScales, le_words(&self.factors.scales)),
+            (SectionKind::Gram, le_words(&self.gram)),
+            (SectionKind::Popularity, le_words(&self.popularity)),
+            (SectionKind::UserIds, string_table(&self.user_ids)),
+            (SectionKind::UserIdOrder, le_words(&sorted_order(&self.user_ids))),
+            (SectionKind::UserHistory, csr(&self.user_history)),
+        ];
+
+        let table_end = HEADER_LEN + ENTRY_LEN * sections.len();
+        let mut offset = align_up(table_end);
+        let mut table = Vec::with_capacity(ENTRY_LEN * sections.len());
+        for (kind, data) in &sections {
+            table.extend_from_slice(&(*kind as u32).to_le_bytes());
+            table.extend_from_slice(&0u32.to_le_bytes());
+            table.extend_from_slice(&(offset as u64).to_le_bytes());
+            table.extend_from_slice(&(data.len() as u64).to_le_bytes());
+            table.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+            table.extend_from_slice(&0u32.to_le_bytes());
+            offset = align_up(offset + data.len());
+        }
+        let total = offset;
+        let mut out = Vec::with_capacity(total);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(total as u64).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&table).to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&table);
+        for (_, data) in &sections {
+            out.resize(align_up(out.len()), 0);
+            out.extend_from_slice(data);
+        }
+        out.resize(total, 0);
+        Ok(out)
+    }
+}
+
+fn align_up(x: usize) -> usize {
+    x.div_ceil(SECTION_ALIGN) * SECTION_ALIGN
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Where each section lives, and the parsed manifest. Small; computed once per load.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    ranges: [Option<(usize, usize)>; 16],
+    manifest: Manifest,
+}
+
+impl Layout {
+    /// Validate `bytes` as a bundle and locate its sections.
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < 12 {
+            if bytes.len() >= 8 && bytes[..8] != MAGIC {
+                return Err(Error::NotABundle);
+            }
+            return Err(Error::Truncated { expected: HEADER_LEN as u64, actual: bytes.len() as u64 });
+        }
+        if bytes[..8] != MAGIC {
+            return Err(Error::NotABundle);
+        }
+        let version = u32_at(bytes, 8);
+        if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
+            return Err(Error::IncompatibleFormat {
+                found: version,
+                min: MIN_FORMAT_VERSION,
+                max: FORMAT_VERSION,
+            });
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(Error::Truncated { expected: HEADER_LEN as u64, actual: bytes.len() as u64 });
+        }
+        let count = u32_at(bytes, 12) as usize;
+        let total = u64_at(bytes, 16);
+        if total != bytes.len() as u64 {
+            if total > bytes.len() as u64 {
+                return Err(Error::Truncated { expected: total, actual: bytes.len() as u64 });
+            }
+            return Err(corrupt(format!("header says {total} bytes, file has {}", bytes.len())));
+        }
+        let table_end = count
+            .checked_mul(ENTRY_LEN)
+            .and_then(|t| t.checked_add(HEADER_LEN))
+            .filter(|&e| e <= bytes.len())
+            .ok_or_else(|| corrupt(format!("section table of {count} entries does not fit")))?;
+        let table = &bytes[HEADER_LEN..table_end];
+        if crc32fast::hash(table) != u32_at(bytes, 24) {
+            return Err(corrupt("section table checksum mismatch"));
+        }
+        let mut ranges = [None; 16];
+        for e in 0..count {
+            let at = HEADER_LEN + e * ENTRY_LEN;
+            let kind = u32_at(bytes, at);
+            let offset = u64_at(bytes, at + 8);
+            let len = u64_at(bytes, at + 16);
+            let crc = u32_at(bytes, at + 24);
+            let end = offset.checked_add(len).filter(|&end| end <= total);
+            let Some(end) = end else {
+                return Err(corrupt(format!("section {e} ({offset}+{len}) is out of bounds")));
+            };
+            if offset as usize % SECTION_ALIGN != 0 {
+                return Err(corrupt(format!("section {e} is not aligned")));
+            }
+            let data = &bytes[offset as usize..end as usize];
+            let Some(kind) = SectionKind::from_u32(kind) else { continue };
+            if crc32fast::hash(data) != crc {
+                return Err(corrupt(format!("{} section checksum mismatch", kind.name())));
+            }
+            ranges[kind as usize] = Some((offset as usize, end as usize));
+        }
+        let (ms, me) = ranges[SectionKind::Manifest as usize].ok_or(Error::MissingSection("manifest"))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes[ms..me])
+            .map_err(|e| corrupt(format!("manifest is not valid JSON: {e}")))?;
+        let layout = Self { ranges, manifest };
+        // Structural checks: sizes agree with the manifest's counts, so accessors never go out of bounds.
+        layout.view(bytes)?;
+        Ok(layout)
+    }
+
+    fn section<'a>(&self, bytes: &'a [u8], kind: SectionKind) -> Result<&'a [u8]> {
+        let (s, e) = self.ranges[kind as usize].ok_or(Error::MissingSection(kind.name()))?;
+        Ok(&bytes[s..e])
+    }
+
+    fn words<'a, T: bytemuck::Pod>(&self, bytes: &'a [u8], kind: SectionKind) -> Result<&'a [T]> {
+        let raw = self.section(bytes, kind)?;
+        bytemuck::try_cast_slice(raw).map_err(|e| match e {
+            bytemuck::PodCastError::TargetAlignmentGreaterAndInputNotAligned => {
+                Error::Misaligned { required: REQUIRED_ALIGN }
+            }
+            _ => corrupt(format!("{} section has a partial element", kind.name())),
+        })
+    }
+
+    /// Typed, zero-copy view over `bytes` (which must be the bytes this layout was parsed from).
+    pub fn view<'a>(&'a self, bytes: &'a [u8]) -> Result<BundleView<'a>> {
+        let m = &self.manifest;
+        let n = m.counts.items as usize;
+        let users = m.counts.users as usize;
+        let ncat = m.counts.categories as usize;
+        let dim = m.embedding.dimensions as usize;
+        let k = m.als.factors as usize;
+        let expect = |kind: SectionKind, got: usize, want: usize| {
+            if got == want {
+                Ok(())
+            } else {
+                Err(corrupt(format!("{} section holds {got} values, manifest implies {want}", kind.name())))
+            }
+        };
+        let item_ids = StrTable::new(self.words(bytes, SectionKind::ItemIds)?, n, SectionKind::ItemIds)?;
+        let titles = StrTable::new(self.words(bytes, SectionKind::Titles)?, n, SectionKind::Titles)?;
+        let category_names =
+            StrTable::new(self.words(bytes, SectionKind::CategoryNames)?, ncat, SectionKind::CategoryNames)?;
+        let user_ids = StrTable::new(self.words(bytes, SectionKind::UserIds)?, users, SectionKind::UserIds)?;
+        let item_categories = Csr::new(self.words(bytes, SectionKind::ItemCategories)?, n)?;
+        let user_history = Csr::new(self.words(bytes, SectionKind::UserHistory)?, users)?;
+        let item_order: &[u32] = self.words(bytes, SectionKind::ItemIdOrder)?;
+        expect(SectionKind::ItemIdOrder, item_order.len(), n)?;
+        let user_order: &[u32] = self.words(bytes, SectionKind::UserIdOrder)?;
+        expect(SectionKind::UserIdOrder, user_order.len(), users)?;
+        let vcodes: &[i8] = self.words(bytes, SectionKind::Vectors)?;
+        expect(SectionKind::Vectors, vcodes.len(), n * dim)?;
+        let vscales: &[f32] = self.words(bytes, SectionKind::VectorScales)?;
+        expect(SectionKind::VectorScales, vscales.len(), n)?;
+        let fcodes: &[i8] = self.words(bytes, SectionKind::Factors)?;
+        expect(SectionKind::Factors, fcodes.len(), n * k)?;
+        let fscales: &[f32] = self.words(bytes, SectionKind::FactorScales)?;
+        expect(SectionKind::FactorScales, fscales.len(), n)?;
+        let gram: &[f32] = self.words(bytes, SectionKind::Gram)?;
+        expect(SectionKind::Gram, gram.len(), k * k)?;
+        let popularity: &[f32] = self.words(bytes, SectionKind::Popularity)?;
+        expect(SectionKind::Popularity, popularity.len(), n)?;
+        Ok(BundleView {
+            manifest: m,
+            item_ids,
+            item_order,
+            titles,
+            category_names,
+            item_categories,
+            vectors: QuantView { codes: vcodes, scales: vscales, dim },
+            factors: QuantView { codes: fcodes, scales: fscales, dim: k },
+            gram,
+            popularity,
+            user_ids,
+            user_order,
+            user_history,
+        })
+    }
+
+    /// The parsed manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+}
+
+/// A table of strings: `n + 1` offsets followed by UTF-8 bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct StrTable<'a> {
+    offsets: &'a [u32],
+    blob: &'a [u8],
+}
+
+impl<'a> StrTable<'a> {
+    fn new(raw: &'a [u8], n: usize, kind: SectionKind) -> Result<Self> {
+        let head = (n + 1) * 4;
+        if raw.len() < head {
+            return Err(corrupt(format!("{} section is too short for {n} strings", kind.name())));
+        }
+        let offsets: &[u32] = bytemuck::try_cast_slice(&raw[..head])
+            .map_err(|_| Error::Misaligned { required: REQUIRED_ALIGN })?;
+        Ok(Self { offsets, blob: &raw[head..] })
+    }
+
+    /// Number of strings.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// String `i`; empty if `i` is out of range or the stored bytes are not UTF-8.
+    pub fn get(&self, i: usize) -> &'a str {
+        let (Some(&s), Some(&e)) = (self.offsets.get(i), self.offsets.get(i + 1)) else { return "" };
+        self.blob
+            .get(s as usize..e as usize)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+
+    /// Position of `key` using a permutation sorted by string value.
+    pub fn find(&self, order: &[u32], key: &str) -> Option<u32> {
+        let pos = order.binary_search_by(|&i| self.get(i as usize).cmp(key)).ok()?;
+        Some(order[pos])
+    }
+}
+
+/// Compressed sparse rows of `u32`: `n + 1` offsets followed by values, in one section.
+#[derive(Debug, Clone, Copy)]
+pub struct Csr<'a> {
+    offsets: &'a [u32],
+    values: &'a [u32],
+}
+
+impl<'a> Csr<'a> {
+    fn new(words: &'a [u32], n: usize) -> Result<Self> {
+        if words.len() < n + 1 {
+            return Err(corrupt("CSR section is too short"));
+        }
+        let (offsets, values) = words.split_at(n + 1);
+        if offsets[n] as usize != values.len() {
+            return Err(corrupt("CSR section's last offset does not match its length"));
+        }
+        Ok(Self { offsets, values })
+    }
+
+    /// Row `i`; empty when out of range or inconsistent.
+    pub fn row(&self, i: usize) -> &'a [u32] {
+        let (Some(&s), Some(&e)) = (self.offsets.get(i), self.offsets.get(i + 1)) else { return &[] };
+        self.values.get(s as usize..e as usize).unwrap_or(&[])
+    }
+}
+
+/// Typed slices into a loaded bundle. Cheap to make; every query function takes one.
+#[derive(Debug, Clone, Copy)]
+pub struct BundleView<'a> {
+    /// The manifest.
+    pub manifest: &'a Manifest,
+    /// Product ids.
+    pub item_ids: StrTable<'a>,
+    item_order: &'a [u32],
+    /// Titles.
+    pub titles: StrTable<'a>,
+    /// Category names.
+    pub category_names: StrTable<'a>,
+    /// Per-item category ids.
+    pub item_categories: Csr<'a>,
+    /// Item vectors.
+    pub vectors: QuantView<'a>,
+    /// ALS item factors.
+    pub factors: QuantView<'a>,
+    /// `YᵀY + λI`.
+    pub gram: &'a [f32],
+    /// Popularity per item.
+    pub popularity: &'a [f32],
+    /// Known user ids.
+    pub user_ids: StrTable<'a>,
+    user_order: &'a [u32],
+    /// Per-user item history.
+    pub user_history: Csr<'a>,
+}
+
+impl<'a> BundleView<'a> {
+    /// Number of items.
+    pub fn n_items(&self) -> usize {
+        self.item_ids.len()
+    }
+
+    /// Item index of a product id.
+    pub fn item_index(&self, product_id: &str) -> Option<u32> {
+        self.item_ids.find(self.item_order, product_id)
+    }
+
+    /// User index of a user id.
+    pub fn user_index(&self, user_id: &str) -> Option<u32> {
+        self.user_ids.find(self.user_order, user_id)
+    }
+
+    /// Category id of a category name (linear; categories are few).
+    pub fn category_index(&self, name: &str) -> Option<u32> {
+        (0..self.category_names.len()).find(|&c| self.category_names.get(c) == name).map(|c| c as u32)
+    }
+
+    /// Category names of item `i`.
+    pub fn categories_of(&self, i: usize) -> impl Iterator<Item = &'a str> + 'a {
+        let names = self.category_names;
+        self.item_categories.row(i).iter().map(move |&c| names.get(c as usize))
+    }
+}
+
+/// Bytes with the alignment zero-copy loading needs, owned.
+#[derive(Debug, Clone, Default)]
+pub struct AlignedBytes {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl AlignedBytes {
+    /// Copy `bytes` into aligned storage.
+    pub fn copy_from(bytes: &[u8]) -> Self {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        Self { words, len: bytes.len() }
+    }
+}
+
+impl AsRef<[u8]> for AlignedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &bytemuck::cast_slice::<u64, u8>(&self.words)[..self.len]
+    }
+}
+
+/// A validated bundle over some byte storage: `&[u8]` (zero-copy), [`AlignedBytes`] (owned).
+#[derive(Debug, Clone)]
+pub struct Bundle<S: AsRef<[u8]>> {
+    storage: S,
+    layout: Layout,
+}
+
+impl<'a> Bundle<&'a [u8]> {
+    /// Validate and borrow `bytes` without copying. They must be 4-byte aligned
+    /// (`include_bytes!` in an aligned wrapper, a `Vec<u32>`, an mmap); otherwise use [`Bundle::load`].
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
+        if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
+            return Err(Error::NotABundle);
+        }
+        if bytes.as_ptr() as usize % REQUIRED_ALIGN != 0 {
+            return Err(Error::Misaligned { required: REQUIRED_ALIGN });
+        }
+        let layout = Layout::parse(bytes)?;
+        Ok(Self { storage: bytes, layout })
+    }
+}
+
+impl Bundle<AlignedBytes> {
+    /// Validate bytes of any alignment, copying them once into aligned storage.
+    pub fn load(bytes: &[u8]) -> Result<Self> {
+        let storage = AlignedBytes::copy_from(bytes);
+        let layout = Layout::parse(storage.as_ref())?;
+        Ok(Self { storage, layout })
+    }
+}
+
+impl<S: AsRef<[u8]>> Bundle<S> {
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.layout.manifest
+    }
+
+    /// Typed view for the query functions.
+    pub fn view(&self) -> BundleView<'_> {
+        self.layout.view(self.storage.as_ref()).expect("layout was validated against these bytes at load")
+    }
+
+    /// Size of the bundle in bytes.
+    pub fn len_bytes(&self) -> usize {
+        self.storage.as_ref().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::fixture_bundle;
+    use proptest::prelude::*;
+
+    fn section_table(bytes: &[u8]) -> Vec<(SectionKind, usize, usize)> {
+        let count = u32_at(bytes, 12) as usize;
+        (0..count)
+            .map(|e| {
+                let at = HEADER_LEN + e * ENTRY_LEN;
+                let kind = SectionKind::from_u32(u32_at(bytes, at)).expect("known kind");
+                (kind, u64_at(bytes, at + 8) as usize, u64_at(bytes, at + 16) as usize)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn roundtrip_preserves_everything() {
+        let (bytes, _, _) = fixture_bundle(40, 8, 2);
+        let b = Bundle::load(&bytes).expect("load");
+        let v = b.view();
+        assert_eq!(v.n_items(), 40);
+        assert_eq!(v.item_ids.get(7), "p7");
+        assert_eq!(v.titles.get(39), "Product 39");
+        assert_eq!(v.item_index("p23"), Some(23));
+        assert_eq!(v.item_index("nope"), None);
+        assert_eq!(v.user_index("u12"), Some(12));
+        assert_eq!(v.categories_of(10).collect::<Vec<_>>(), vec!["cat0", "cat4"]);
+        assert_eq!(b.manifest().counts.items, 40);
+        assert_eq!(b.manifest().embedding.dimensions, 8);
+        // Sections are aligned, so the zero-copy path works on aligned storage.
+        let aligned = AlignedBytes::copy_from(&bytes);
+        let z = Bundle::from_bytes(aligned.as_ref()).expect("zero-copy");
+        assert_eq!(z.view().item_ids.get(3), "p3");
+        for (_, off, _) in section_table(&bytes) {
+            assert_eq!(off % SECTION_ALIGN, 0);
+        }
+    }
+
+    #[test]
+    fn truncation_at_every_section_boundary_is_reported() {
+        let (bytes, _, _) = fixture_bundle(30, 8, 4);
+        let mut cuts = vec![0, 4, 8, 11, 12, 31, HEADER_LEN, HEADER_LEN + ENTRY_LEN];
+        for (_, off, len) in section_table(&bytes) {
+            cuts.extend([off, off + len / 2, off + len]);
+        }
+        for cut in cuts.into_iter().filter(|&c| c < bytes.len()) {
+            let err = Bundle::load(&bytes[..cut]).expect_err("truncated must fail");
+            assert!(matches!(err, Error::Truncated { .. }), "cut at {cut}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn flipped_bit_in_each_section_is_reported() {
+        let (bytes, _, _) = fixture_bundle(30, 8, 4);
+        for (kind, off, len) in section_table(&bytes) {
+            if len == 0 {
+                continue;
+            }
+            let mut bad = bytes.clone();
+            bad[off + len / 2] ^= 0x10;
+            let err = Bundle::load(&bad).expect_err("corrupt must fail");
+            assert_eq!(err, Error::Corrupt { what: format!("{} section checksum mismatch", kind.name()) });
+        }
+        let mut bad = bytes.clone();
+        bad[HEADER_LEN + 9] ^= 1; // inside the section table
+        assert!(matches!(Bundle::load(&bad), Err(Error::Corrupt { .. })));
+    }
+
+    #[test]
+    fn wrong_magic_and_newer_version_are_distinct_errors() {
+        let (bytes, _, _) = fixture_bundle(10, 4, 1);
+        let mut bad = bytes.clone();
+        bad[0] = b'X';
+        assert_eq!(Bundle::load(&bad).unwrap_err(), Error::NotABundle);
+        assert_eq!(Bundle::load(b"PK\x03\x04 this is a zip").unwrap_err(), Error::NotABundle);
+        let mut newer = bytes.clone();
+        newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        assert_eq!(
+            Bundle::load(&newer).unwrap_err(),
+            Error::IncompatibleFormat { found: FORMAT_VERSION + 1, min: MIN_FORMAT_VERSION, max: FORMAT_VERSION }
+        );
+        assert!(matches!(Bundle::load(&[]).unwrap_err(), Error::Truncated { .. }));
+    }
+
+    #[test]
+    fn misaligned_zero_copy_is_an_error_not_ub() {
+        let (bytes, _, _) = fixture_bundle(10, 4, 1);
+        let mut shifted = vec![0u8; bytes.len() + 1];
+        shifted[1..].copy_from_slice(&bytes);
+        let slice = &shifted[1..];
+        if slice.as_ptr() as usize % REQUIRED_ALIGN != 0 {
+            assert_eq!(Bundle::from_bytes(slice).unwrap_err(), Error::Misaligned { required: REQUIRED_ALIGN });
+        }
+        assert!(Bundle::load(slice).is_ok());
+    }
+
+    #[test]
+    fn inconsistent_counts_are_corrupt_not_panics() {
+        let (bytes, _, _) = fixture_bundle(10, 4, 1);
+        let b = Bundle::load(&bytes).expect("load");
+        let mut parts_manifest = b.manifest().clone();
+        parts_manifest.counts.items = 11;
+        // Re-write the manifest section with a wrong count and valid checksums.
+        let table = section_table(&bytes);
+        let (_, moff, mlen) = table[0];
+        let json = serde_json::to_vec(&parts_manifest).expect("json");
+        let mut bad = bytes[..moff].to_vec();
+        bad.extend_from_slice(&json);
+        bad.resize(align_up(bad.len()), 0);
+        let shift = bad.len() as i64 - align_up(moff + mlen) as i64;
+        bad.extend_from_slice(&bytes[align_up(moff + mlen)..]);
+        for (e, (_, off, _)) in table.iter().enumerate() {
+            let at = HEADER_LEN + e * ENTRY_LEN;
+            let new_off = if e == 0 { *off } else { (*off as i64 + shift) as usize };
+            bad[at + 8..at + 16].copy_from_slice(&(new_off as u64).to_le_bytes());
+            if e == 0 {
+                bad[at + 16..at + 24].copy_from_slice(&(json.len() as u64).to_le_bytes());
+                bad[at + 24..at + 28].copy_from_slice(&crc32fast::hash(&json).to_le_bytes());
+            }
+        }
+        let total = bad.len() as u64;
+        bad[16..24].copy_from_slice(&total.to_le_bytes());
+        let crc = crc32fast::hash(&bad[HEADER_LEN..HEADER_LEN + ENTRY_LEN * table.len()]);
+        bad[24..28].copy_from_slice(&crc.to_le_bytes());
+        let err = Bundle::load(&bad).expect_err("count mismatch");
+        assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn arbitrary_mutations_never_panic(pos in 0usize..4096, val in any::<u8>(), cut in 0usize..8192) {
+            let (bytes, _, _) = fixture_bundle(12, 4, 6);
+            let mut bad = bytes.clone();
+            let p = pos % bad.len();
+            bad[p] = val;
+            let _ = Bundle::load(&bad);
+            let _ = Bundle::load(&bytes[..cut.min(bytes.len())]);
+        }
+
+        #[test]
+        fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut with_magic = MAGIC.to_vec();
+            with_magic.extend_from_slice(&data);
+            let _ = Bundle::load(&data);
+            let _ = Bundle::load(&with_magic);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Hybrid recommendations: ALS fold-in, content similarity to the history, popularity; each source
+//! standardized (z-score over the catalog) and combined with the bundle's fusion weights.
+
+use crate::als::{dot, solve_row_exact};
+use crate::bundle::{BundleView, FusionWeights};
+use crate::error::Result;
+use crate::search::Filter;
+use crate::topk::{Scored, TopK};
+
+/// The standardized score of each source for one item.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct ScoreParts {
+    /// Content similarity to the history (z-score).
+    pub vector: f32,
+    /// ALS score (z-score).
+    pub collab: f32,
+    /// Popularity (z-score of log(1 + count)).
+    pub popularity: f32,
+}
+
+/// One recommended item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recommendation {
+    /// Item index.
+    pub item: u32,
+    /// Fused score.
+    pub score: f32,
+    /// Score per source, before weighting.
+    pub parts: ScoreParts,
+    /// History items that contributed most ("because you liked …"), best first.
+    pub because: Vec<u32>,
+}
+
+/// Which sources produced the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Fused ALS + content + popularity.
+    Hybrid,
+    /// No usable history: popularity only.
+    Popularity,
+}
+
+/// Reusable buffers for [`recommend`].
+#[derive(Debug, Default)]
+pub struct RecScratch {
+    collab: Vec<f32>,
+    vector: Vec<f32>,
+    popularity: Vec<f32>,
+    top: TopK,
+}
+
+/// Scores of every item from each source, standardized; exposed for evaluation and tuning.
+pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecScratch) -> Result<()> {
+    let n = view.n_items();
+    let k = view.factors.dim;
+    scratch.collab.resize(n, 0.0);
+    scratch.vector.resize(n, 0.0);
+    scratch.popularity.resize(n, 0.0);
+    for (p, &c) in scratch.popularity.iter_mut().zip(view.popularity) {
+        *p = c.max(0.0).ln_1p();
+    }
+    standardize(&mut scratch.popularity);
+    if history.is_empty() {
+        scratch.collab.fill(0.0);
+        scratch.vector.fill(0.0);
+        return Ok(());
+    }
+    let items: Vec<(u32, f32)> = history.iter().map(|&i| (i, 1.0)).collect();
+    let user = solve_row_exact(view.gram, k, view.manifest.als.alpha, &items, |i, out| view.factors.dequantize_into(i, out))?;
+    for (i, s) in scratch.collab.iter_mut().enumerate() {
+        *s = view.factors.dot_f32(i, &user);
+    }
+    standardize(&mut scratch.collab);
+
+    let dim = view.vectors.dim;
+    let mut centroid = vec![0f32; dim];
+    let mut row = vec![0f32; dim];
+    for &h in history {
+        view.vectors.dequantize_into(h as usize, &mut row);
+        centroid.iter_mut().zip(&row).for_each(|(c, r)| *c += r);
+    }
+    for (i, s) in scratch.vector.iter_mut().enumerate() {
+        *s = view.vectors.dot_f32(i, &centroid);
+    }
+    standardize(&mut scratch.vector);
+    Ok(())
+}
+
+/// Subtract the mean and divide by the standard deviation (a constant source becomes all zeros).
+pub fn standardize(v: &mut [f32]) {
+    if v.is_empty() {
+        return;
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+    let sd = var.sqrt();
+    for x in v.iter_mut() {
+        *x = if sd > 1e-12 { ((*x as f64 - mean) / sd) as f32 } else { 0.0 };
+    }
+}
+
+/// Recommend `top_k` items for a history of item indices.
+pub fn recommend(view: &BundleView<'_>, history: &[u32], top_k: usize, weights: FusionWeights, filter: &Filter, scratch: &mut RecScratch) -> Result<(Vec<Recommendation>, Source)> {
+    let mut hist: Vec<u32> = history.iter().copied().filter(|&i| (i as usize) < view.n_items()).collect();
+    hist.sort_unstable();
+    hist.dedup();
+    source_scores(view, &hist, scratch)?;
+    let (w, source) = if hist.is_empty() {
+        (FusionWeights { vector: 0.0, collab: 0.0, popularity: 1.0 }, Source::Popularity)
+    } else {
+        (weights, Source::Hybrid)
+    };
+    scratch.top.reset(top_k);
+    for i in 0..view.n_items() {
+        if !filter.allows(view, i as u32) {
+            continue;
+        }
+        let s = w.vector * scratch.vector[i] + w.collab * scratch.collab[i] + w.popularity * scratch.popularity[i];
+        scratch.top.push(i as u32, s);
+    }
+    let top: Vec<Scored> = scratch.top.drain_sorted();
+    let recs = top
+        .into_iter()
+        .map(|s| {
+            let i = s.item as usize;
+            Recommendation {
+                item: s.item,
+                score: s.score,
+                parts: ScoreParts { vector: scratch.vector[i], collab: scratch.collab[i], popularity: scratch.popularity[i] },
+                because: explain(view, &hist, s.item, w),
+            }
+        })
+        .collect();
+    Ok((recs, source))
+}
+
+/// The (up to two) history items most similar to `item`, weighing factor and content similarity
+/// as the fusion weighs those sources.
+fn explain(view: &BundleView<'_>, history: &[u32], item: u32, w: FusionWeights) -> Vec<u32> {
+    if history.is_empty() {
+        return Vec::new();
+    }
+    let cos = |m: &crate::quant::QuantView<'_>, a: u32, b: u32| {
+        let (ra, rb) = (m.row(a as usize), m.row(b as usize));
+        let d = crate::quant::dot_i8(ra, rb) as f32;
+        let na = crate::quant::dot_i8(ra, ra) as f32;
+        let nb = crate::quant::dot_i8(rb, rb) as f32;
+        if na > 0.0 && nb > 0.0 {
+            d / (na.sqrt() * nb.sqrt())
+        } else {
+            0.0
+        }
+    };
+    let mut top = TopK::new(2);
+    for &h in history {
+        top.push(h, w.vector * cos(&view.vectors, h, item) + w.collab * cos(&view.factors, h, item));
+    }
+    top.drain_sorted().into_iter().map(|s| s.item).collect()
+}
+
+/// Cosine-free helper used by tests: raw ALS score of `item` for factors `user`.
+pub fn collab_score(view: &BundleView<'_>, user: &[f32], item: usize) -> f32 {
+    let mut y = vec![0f32; user.len()];
+    view.factors.dequantize_into(item, &mut y);
+    dot(user, &y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::fixture_bundle;
+
+    #[test]
+    fn recommends_unseen_items_deterministically() {
+        let (bytes, _, _) = fixture_bundle(200, 16, 9);
+        let b = crate::Bundle::load(&bytes).expect("load");
+        let view = b.view();
+        let history = [3u32, 7, 11];
+        let filter = Filter::default().with_exclude(history);
+        let mut scratch = RecScratch::default();
+        let (a, src) = recommend(&view, &history, 10, view.manifest.fusion, &filter, &mut scratch).expect("rec");
+        let (b2, _) = recommend(&view, &history, 10, view.manifest.fusion, &filter, &mut scratch).expect("rec");
+        assert_eq!(src, Source::Hybrid);
+        assert_eq!(a, b2);
+        assert_eq!(a.len(), 10);
+        assert!(a.iter().all(|r| !history.contains(&r.item)));
+        assert!(a.iter().all(|r| !r.because.is_empty() && r.because.iter().all(|h| history.contains(h))));
+        assert!(a.windows(2).all(|w| w[0].score >= w[1].score));
+    }
+
+    #[test]
+    fn empty_history_falls_back_to_popularity() {
+        let (bytes, _, _) = fixture_bundle(50, 8, 1);
+        let b = crate::Bundle::load(&bytes).expect("load");
+        let view = b.view();
+        let (recs, src) = recommend(&view, &[], 5, view.manifest.fusion, &Filter::default(), &mut RecScratch::default()).expect("rec");
+        assert_eq!(src, Source::Popularity);
+        let mut by_pop: Vec<u32> = (0..50).collect();
+        by_pop.sort_by(|&a, &b| view.popularity[b as usize].total_cmp(&view.popularity[a as usize]).then(a.cmp(&b)));
+        assert_eq!(recs.iter().map(|r| r.item).collect::<Vec<_>>(), by_pop[..5].to_vec());
+    }
+}
