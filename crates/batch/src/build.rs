@@ -1,0 +1,199 @@
+//! `shopai build`: ratings + catalog → trained ALS + item vectors → one bundle file.
+
+use crate::dataset::Dataset;
+use crate::ingest::{self, RatingsOptions};
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+use shopai_core::als::{gram, train, AlsConfig};
+use shopai_core::{BundleParts, FusionWeights, HashEmbedder, Manifest, QuantMatrix, HASH_MODEL};
+use std::path::{Path, PathBuf};
+
+/// Validated configuration of a build.
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    /// Interaction log.
+    pub ratings: PathBuf,
+    /// Product catalog, optional.
+    pub catalog: Option<PathBuf>,
+    /// Where to write the bundle.
+    pub out: PathBuf,
+    /// Hashing-embedder dimensions.
+    pub dims: usize,
+    /// ALS hyper-parameters.
+    pub als: AlsConfig,
+    /// Fusion weights stored in the bundle.
+    pub fusion: FusionWeights,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+/// What a build did, printed as JSON.
+#[derive(Debug, serde::Serialize)]
+pub struct BuildSummary {
+    /// Bundle path.
+    pub out: String,
+    /// Bundle version id.
+    pub version: String,
+    /// Bundle size in bytes.
+    pub bytes: usize,
+    /// Items, users, interactions.
+    pub items: usize,
+    /// Users.
+    pub users: usize,
+    /// Interactions kept.
+    pub interactions: usize,
+    /// Rows read.
+    pub input_rows: u64,
+    /// Rows merged as duplicates.
+    pub duplicates: u64,
+    /// Rows quarantined.
+    pub quarantined: usize,
+    /// Where quarantined rows were written, if any.
+    pub quarantine_file: Option<String>,
+}
+
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    ingest::maybe_gunzip(bytes).with_context(|| format!("reading {}", path.display()))
+}
+
+pub(crate) fn progress(enabled: bool, len: u64, what: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// Write `bytes` to `path` atomically (temp file in the same folder, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+/// Run the build.
+pub fn run(cfg: &BuildConfig) -> Result<BuildSummary> {
+    let ratings_bytes = read_file(&cfg.ratings)?;
+    let read = ingest::read_ratings(&ratings_bytes, &RatingsOptions::default())
+        .with_context(|| format!("parsing {}", cfg.ratings.display()))?;
+    let (catalog, catalog_bytes) = match &cfg.catalog {
+        Some(p) => {
+            let b = read_file(p)?;
+            (ingest::read_catalog(&b).with_context(|| format!("parsing {}", p.display()))?, b)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    anyhow::ensure!(!read.rows.is_empty(), "{} has no valid interactions ({} rows quarantined)", cfg.ratings.display(), read.quarantined.len());
+    let quarantine_file = if read.quarantined.is_empty() {
+        None
+    } else {
+        let path = cfg.out.with_extension("quarantine.jsonl");
+        let mut text = String::new();
+        for q in &read.quarantined {
+            text.push_str(&serde_json::to_string(q)?);
+            text.push('\n');
+        }
+        write_atomic(&path, text.as_bytes())?;
+        Some(path.display().to_string())
+    };
+
+    let data = Dataset::new(&read.rows, &catalog);
+    let bytes = build_bundle(&data, &data.interactions, cfg, &source_hash(&[&ratings_bytes, &catalog_bytes]))?;
+    write_atomic(&cfg.out, &bytes)?;
+    let manifest = shopai_core::Bundle::load(&bytes)?.manifest().clone();
+    Ok(BuildSummary {
+        out: cfg.out.display().to_string(),
+        version: manifest.version,
+        bytes: bytes.len(),
+        items: data.item_ids.len(),
+        users: data.user_ids.len(),
+        interactions: data.interactions.len(),
+        input_rows: read.input_rows,
+        duplicates: read.duplicates,
+        quarantined: read.quarantined.len(),
+        quarantine_file,
+    })
+}
+
+/// Hex SHA-256 over the inputs, in order.
+pub fn source_hash(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Train, embed and assemble a bundle from `train` interactions of `data`.
+pub fn build_bundle(data: &Dataset, train_rows: &[(u32, u32, f32, i64)], cfg: &BuildConfig, source_hash: &str) -> Result<Vec<u8>> {
+    let matrix = data.binary_matrix(train_rows);
+    let pb = progress(cfg.progress, cfg.als.iterations as u64, "ALS");
+    let model = train(&matrix, &cfg.als, |_| pb.inc(1)).context("training ALS")?;
+    pb.finish_and_clear();
+
+    let embedder = HashEmbedder::new(cfg.dims);
+    let mut vectors = vec![0f32; data.item_ids.len() * cfg.dims];
+    for (text, out) in data.texts.iter().zip(vectors.chunks_mut(cfg.dims)) {
+        embedder.embed_into(text, out);
+    }
+
+    let k = cfg.als.factors;
+    let factors = QuantMatrix::from_f32(&model.item_factors, k);
+    // Fold-in must see the factors the runtimes see: the Gram matrix is built from the dequantized ones.
+    let mut deq = vec![0f32; model.item_factors.len()];
+    for (i, out) in deq.chunks_mut(k).enumerate() {
+        factors.view().dequantize_into(i, out);
+    }
+    let mut user_history = vec![Vec::new(); data.user_ids.len()];
+    for u in 0..matrix.rows() {
+        user_history[u] = matrix.row(u).0.to_vec();
+    }
+    let now = chrono::Utc::now();
+    let model_id = format!("als{k}-{HASH_MODEL}-d{}", cfg.dims);
+    let manifest = Manifest {
+        version: format!("{model_id}-{}", now.format("%Y%m%d")),
+        model_id,
+        created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        source_hash: source_hash.to_string(),
+        counts: shopai_core::bundle::Counts { interactions: train_rows.len() as u64, ..Default::default() },
+        embedding: shopai_core::bundle::EmbeddingInfo {
+            model: HASH_MODEL.into(),
+            dimensions: cfg.dims as u32,
+            quantization: "int8-symmetric-per-vector".into(),
+        },
+        als: shopai_core::bundle::AlsInfo {
+            factors: k as u32,
+            regularization: cfg.als.regularization,
+            alpha: cfg.als.alpha,
+            iterations: cfg.als.iterations as u32,
+        },
+        fusion: cfg.fusion,
+        eval: None,
+    };
+    let parts = BundleParts {
+        manifest,
+        item_ids: data.item_ids.clone(),
+        titles: data.titles.clone(),
+        category_names: data.category_names.clone(),
+        item_categories: data.item_categories.clone(),
+        vectors: QuantMatrix::from_f32(&vectors, cfg.dims),
+        factors,
+        gram: gram(&deq, k, cfg.als.regularization),
+        popularity: data.popularity(train_rows),
+        user_ids: data.user_ids.clone(),
+        user_history,
+    };
+    Ok(parts.to_bytes()?)
+}

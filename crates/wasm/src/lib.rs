@@ -1,0 +1,116 @@
+//! ShopAI for the storefront's browser: an [`Engine`] loads a bundle and answers `search` and
+//! `recommend` client-side. Each method converts JS values, calls shopai-core, converts back;
+//! every error becomes a JS exception with a message (never a trap). No API key lives here:
+//! text queries for non-hashing bundles are embedded by the caller (e.g. the edge's
+//! `/v1/embeddings` route) and passed as `vector`.
+#![deny(missing_docs)]
+
+use serde::Serialize;
+use shopai_core::service::{self, RecommendRequest, Scratch, SearchRequest};
+use shopai_core::{AlignedBytes, Bundle};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** Filters applied inside the scan. */
+export interface Filters { category?: string[] }
+/** A search: query text (embedded with the bundle's own embedder) or a ready vector. */
+export interface SearchRequest { text?: string; query?: string; vector?: number[] | Float32Array; topK?: number; filters?: Filters }
+/** A recommendation request: a known user, a session history of product ids, or both. */
+export interface RecommendRequest { userId?: string; history?: string[]; topK?: number; excludeSeen?: boolean; filters?: Filters }
+/** Standardized score per source. */
+export interface ScoreParts { vector: number; collab: number; popularity: number }
+/** One result. */
+export interface ItemResult { product_id: string; title: string; score: number; categories: string[]; parts?: ScoreParts; because?: string[] }
+/** Search answer. */
+export interface SearchResponse { results: ItemResult[]; version: string }
+/** Recommendation answer. */
+export interface RecommendResponse { results: ItemResult[]; version: string; source: "hybrid" | "popularity"; unknown_ids?: string[] }
+/** The bundle manifest. */
+export interface Manifest { version: string; model_id: string; created_at: string; counts: { items: number; users: number; categories: number; interactions: number }; embedding: { model: string; dimensions: number; quantization: string }; [key: string]: unknown }
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn global_fetch(url: &str) -> js_sys::Promise;
+}
+
+fn js_err(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
+}
+
+/// A loaded bundle plus reusable query buffers.
+#[wasm_bindgen]
+pub struct Engine {
+    bundle: Bundle<AlignedBytes>,
+    scratch: Scratch,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Load a bundle from its bytes. Throws on a corrupt, truncated or incompatible bundle.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(bytes: &[u8]) -> Result<Engine, JsError> {
+        let bundle = Bundle::load(bytes).map_err(js_err)?;
+        Ok(Engine { bundle, scratch: Scratch::default() })
+    }
+
+    /// Fetch a bundle from a URL and load it.
+    #[wasm_bindgen(js_name = fromUrl)]
+    pub async fn from_url(url: String) -> Result<Engine, JsError> {
+        let resp = wasm_bindgen_futures::JsFuture::from(global_fetch(&url))
+            .await
+            .map_err(|e| JsError::new(&format!("fetching {url}: {e:?}")))?;
+        let ok = js_sys::Reflect::get(&resp, &"ok".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
+        if !ok {
+            let status = js_sys::Reflect::get(&resp, &"status".into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
+            return Err(JsError::new(&format!("fetching {url}: HTTP {status}")));
+        }
+        let array_buffer = js_sys::Reflect::get(&resp, &"arrayBuffer".into())
+            .map_err(|_| JsError::new("response has no arrayBuffer()"))?
+            .dyn_into::<js_sys::Function>()
+            .map_err(|_| JsError::new("response.arrayBuffer is not a function"))?
+            .call0(&resp)
+            .map_err(|e| JsError::new(&format!("reading {url}: {e:?}")))?;
+        let buf = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(array_buffer))
+            .await
+            .map_err(|e| JsError::new(&format!("reading {url}: {e:?}")))?;
+        Engine::from_bytes(&js_sys::Uint8Array::new(&buf).to_vec())
+    }
+
+    /// Search by `text` or `vector`.
+    #[wasm_bindgen(unchecked_return_type = "SearchResponse")]
+    pub fn search(&mut self, #[wasm_bindgen(unchecked_param_type = "SearchRequest")] request: JsValue) -> Result<JsValue, JsError> {
+        let req: SearchRequest = serde_wasm_bindgen::from_value(request).map_err(js_err)?;
+        to_js(&service::answer_search(&self.bundle.view(), &req, None, &mut self.scratch).map_err(js_err)?)
+    }
+
+    /// Recommend for a `userId` and/or a `history` of product ids.
+    #[wasm_bindgen(unchecked_return_type = "RecommendResponse")]
+    pub fn recommend(&mut self, #[wasm_bindgen(unchecked_param_type = "RecommendRequest")] request: JsValue) -> Result<JsValue, JsError> {
+        let req: RecommendRequest = serde_wasm_bindgen::from_value(request).map_err(js_err)?;
+        to_js(&service::answer_recommend(&self.bundle.view(), &req, &mut self.scratch).map_err(js_err)?)
+    }
+
+    /// Bundle version id.
+    pub fn version(&self) -> String {
+        self.bundle.manifest().version.clone()
+    }
+
+    /// The full manifest.
+    #[wasm_bindgen(unchecked_return_type = "Manifest")]
+    pub fn manifest(&self) -> Result<JsValue, JsError> {
+        to_js(self.bundle.manifest())
+    }
+
+    /// Bundle size in bytes.
+    #[wasm_bindgen(js_name = sizeBytes)]
+    pub fn size_bytes(&self) -> usize {
+        self.bundle.len_bytes()
+    }
+}
