@@ -1,0 +1,87 @@
+// ShopAI storefront demo: the npm package answers search and recommendations in the browser.
+// The bundle URL can be overridden with ?bundle=URL. window.shopai exposes the engine for tests.
+import init, { Engine } from './pkg/shopai_wasm.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const bundleUrl = params.get('bundle') || './bundle.bin';
+const history = JSON.parse(sessionStorage.getItem('shopai.history') || '[]');
+let engine;
+let titles = new Map();
+
+function card(item, { why } = {}) {
+  const li = document.createElement('li');
+  li.dataset.productId = item.product_id;
+  if (history.includes(item.product_id)) li.classList.add('seen');
+  const title = document.createElement('div');
+  title.className = 'title';
+  title.textContent = item.title;
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  meta.textContent = `${item.categories.join(' · ')} — score ${item.score.toFixed(3)}`;
+  li.append(title, meta);
+  if (why && item.because?.length) {
+    const w = document.createElement('div');
+    w.className = 'why';
+    w.textContent = 'Because you viewed ' + item.because.map((id) => titles.get(id) || id).join(' and ');
+    li.append(w);
+  }
+  li.addEventListener('click', () => view(item));
+  return li;
+}
+
+function view(item) {
+  titles.set(item.product_id, item.title);
+  if (!history.includes(item.product_id)) history.push(item.product_id);
+  sessionStorage.setItem('shopai.history', JSON.stringify(history));
+  renderRecs();
+}
+
+function renderRecs() {
+  const t0 = performance.now();
+  const res = engine.recommend({ history, topK: 8, excludeSeen: true });
+  const ms = performance.now() - t0;
+  $('recs').replaceChildren(...res.results.map((r) => card(r, { why: true })));
+  $('history-hint').textContent = history.length
+    ? `Session: ${history.length} product(s) viewed · ${res.source} · ${ms.toFixed(1)} ms in your browser`
+    : 'Popular right now. Click products to personalize; everything runs in your browser.';
+}
+
+function runSearch(ev) {
+  ev?.preventDefault();
+  const text = $('q').value.trim();
+  if (!text) return;
+  const category = $('category').value;
+  const t0 = performance.now();
+  try {
+    const res = engine.search({ text, topK: 10, filters: category ? { category: [category] } : {} });
+    res.results.forEach((r) => titles.set(r.product_id, r.title));
+    $('results').replaceChildren(...res.results.map((r) => card(r)));
+    $('status').textContent = `${res.results.length} results in ${(performance.now() - t0).toFixed(1)} ms · bundle ${res.version}`;
+  } catch (e) {
+    $('status').textContent = `Search failed: ${e.message}`;
+  }
+}
+
+async function main() {
+  await init();
+  const t0 = performance.now();
+  engine = await Engine.fromUrl(bundleUrl);
+  const m = engine.manifest();
+  $('status').textContent = `Bundle ${m.version}: ${m.counts.items} products, loaded in ${(performance.now() - t0).toFixed(0)} ms (${(engine.sizeBytes() / 1024).toFixed(0)} KiB)`;
+  $('footer').textContent = `Embedding model ${m.embedding.model} (${m.embedding.dimensions}-d, ${m.embedding.quantization}); built ${m.created_at}.`;
+  const cats = new Set();
+  // Category names come from popular items; the select is a convenience, not a full taxonomy.
+  engine.recommend({ topK: 100 }).results.forEach((r) => { titles.set(r.product_id, r.title); r.categories.forEach((c) => cats.add(c)); });
+  [...cats].sort().forEach((c) => $('category').append(new Option(c, c)));
+  $('search-form').addEventListener('submit', runSearch);
+  $('clear').addEventListener('click', () => { history.length = 0; sessionStorage.removeItem('shopai.history'); renderRecs(); });
+  renderRecs();
+  return engine;
+}
+
+const ready = main().catch((e) => {
+  $('status').textContent = `Could not start: ${e.message}`;
+  throw e;
+});
+window.shopai = { ready, get engine() { return engine; } };
