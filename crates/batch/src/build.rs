@@ -94,7 +94,12 @@ pub fn run(cfg: &BuildConfig) -> Result<BuildSummary> {
         }
         None => (Vec::new(), Vec::new()),
     };
-    anyhow::ensure!(!read.rows.is_empty(), "{} has no valid interactions ({} rows quarantined)", cfg.ratings.display(), read.quarantined.len());
+    anyhow::ensure!(
+        !read.rows.is_empty(),
+        "{} has no valid interactions ({} rows quarantined)",
+        cfg.ratings.display(),
+        read.quarantined.len()
+    );
     let quarantine_file = if read.quarantined.is_empty() {
         None
     } else {
@@ -137,7 +142,12 @@ pub fn source_hash(parts: &[&[u8]]) -> String {
 }
 
 /// Train, embed and assemble a bundle from `train` interactions of `data`.
-pub fn build_bundle(data: &Dataset, train_rows: &[(u32, u32, f32, i64)], cfg: &BuildConfig, source_hash: &str) -> Result<Vec<u8>> {
+pub fn build_bundle(
+    data: &Dataset,
+    train_rows: &[(u32, u32, f32, i64)],
+    cfg: &BuildConfig,
+    source_hash: &str,
+) -> Result<Vec<u8>> {
     let matrix = data.binary_matrix(train_rows);
     let pb = progress(cfg.progress, cfg.als.iterations as u64, "ALS");
     let model = train(&matrix, &cfg.als, |_| pb.inc(1)).context("training ALS")?;
@@ -156,10 +166,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[(u32, u32, f32, i64)], cfg: &B
     for (i, out) in deq.chunks_mut(k).enumerate() {
         factors.view().dequantize_into(i, out);
     }
-    let mut user_history = vec![Vec::new(); data.user_ids.len()];
-    for u in 0..matrix.rows() {
-        user_history[u] = matrix.row(u).0.to_vec();
-    }
+    let user_history: Vec<Vec<u32>> = (0..matrix.rows()).map(|u| matrix.row(u).0.to_vec()).collect();
     let now = chrono::Utc::now();
     let model_id = format!("als{k}-{HASH_MODEL}-d{}", cfg.dims);
     let manifest = Manifest {

@@ -29,25 +29,26 @@ impl Dataset {
         let mut d = Dataset::default();
         let mut items: HashMap<String, u32> = HashMap::new();
         let mut cats: HashMap<String, u32> = HashMap::new();
-        let add_item = |d: &mut Dataset, items: &mut HashMap<String, u32>, cats: &mut HashMap<String, u32>, p: &Product| {
-            let idx = d.item_ids.len() as u32;
-            items.insert(p.id.clone(), idx);
-            d.item_ids.push(p.id.clone());
-            d.titles.push(if p.title.is_empty() { p.id.clone() } else { p.title.clone() });
-            d.texts.push(product_text(p));
-            let ids = p
-                .categories
-                .iter()
-                .map(|c| {
-                    *cats.entry(c.clone()).or_insert_with(|| {
-                        d.category_names.push(c.clone());
-                        d.category_names.len() as u32 - 1
+        let add_item =
+            |d: &mut Dataset, items: &mut HashMap<String, u32>, cats: &mut HashMap<String, u32>, p: &Product| {
+                let idx = d.item_ids.len() as u32;
+                items.insert(p.id.clone(), idx);
+                d.item_ids.push(p.id.clone());
+                d.titles.push(if p.title.is_empty() { p.id.clone() } else { p.title.clone() });
+                d.texts.push(product_text(p));
+                let ids = p
+                    .categories
+                    .iter()
+                    .map(|c| {
+                        *cats.entry(c.clone()).or_insert_with(|| {
+                            d.category_names.push(c.clone());
+                            d.category_names.len() as u32 - 1
+                        })
                     })
-                })
-                .collect();
-            d.item_categories.push(ids);
-            idx
-        };
+                    .collect();
+                d.item_categories.push(ids);
+                idx
+            };
         for p in catalog {
             if !items.contains_key(&p.id) {
                 add_item(&mut d, &mut items, &mut cats, p);

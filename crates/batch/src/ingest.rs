@@ -93,7 +93,9 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
             return Some(dt.and_utc().timestamp());
         }
     }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(|d| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp()))
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp()))
 }
 
 /// Options for reading interactions.
@@ -121,17 +123,20 @@ pub fn read_ratings(bytes: &[u8], opts: &RatingsOptions) -> Result<RatingsRead> 
     let mut first = true;
     let mut record = csv::ByteRecord::new();
     loop {
-        let line;
-        match rdr.read_byte_record(&mut record) {
+        let line = match rdr.read_byte_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => line = record.position().map_or(0, |p| p.line()),
+            Ok(true) => record.position().map_or(0, |p| p.line()),
             Err(e) => {
                 let line_no = e.position().map_or(0, |p| p.line());
                 out.input_rows += 1;
-                out.quarantined.push(Quarantined { line: line_no, reason: format!("unreadable row: {e}"), raw: String::new() });
+                out.quarantined.push(Quarantined {
+                    line: line_no,
+                    reason: format!("unreadable row: {e}"),
+                    raw: String::new(),
+                });
                 continue;
             }
-        }
+        };
         let raw = || String::from_utf8_lossy(record.as_slice()).into_owned();
         if first {
             first = false;
@@ -141,7 +146,9 @@ pub fn read_ratings(bytes: &[u8], opts: &RatingsOptions) -> Result<RatingsRead> 
             if let (Some(u), Some(i)) = (user, item) {
                 let rating = find_col(&header, &["rating", "overall", "score", "stars"]);
                 let ts = find_col(&header, &["timestamp", "time", "unixreviewtime", "ts", "date"]);
-                let Some(ts) = ts else { bail!("header names no timestamp column (looked for timestamp, time, unixReviewTime, ts, date)") };
+                let Some(ts) = ts else {
+                    bail!("header names no timestamp column (looked for timestamp, time, unixReviewTime, ts, date)")
+                };
                 has_rating = rating.is_some();
                 cols = [u, i, rating.unwrap_or(usize::MAX), ts];
                 continue;
@@ -151,7 +158,11 @@ pub fn read_ratings(bytes: &[u8], opts: &RatingsOptions) -> Result<RatingsRead> 
         let field = |c: usize| record.get(c).map(std::str::from_utf8);
         let mut quarantine = |reason: String| out.quarantined.push(Quarantined { line, reason, raw: raw() });
         let (Some(u), Some(i), Some(t)) = (field(cols[0]), field(cols[1]), field(cols[3])) else {
-            quarantine(format!("expected at least {} columns, found {}", cols.iter().filter(|&&c| c != usize::MAX).max().unwrap_or(&0) + 1, record.len()));
+            quarantine(format!(
+                "expected at least {} columns, found {}",
+                cols.iter().filter(|&&c| c != usize::MAX).max().unwrap_or(&0) + 1,
+                record.len()
+            ));
             continue;
         };
         let (Ok(u), Ok(i), Ok(t)) = (u, i, t) else {
@@ -305,8 +316,14 @@ mod tests {
     #[test]
     fn headerless_and_headed_files_read_the_same() {
         let a = read_ratings(b"u1,p1,5,1000\nu2,p1,3,2000\n", &RatingsOptions::default()).expect("read");
-        let b = read_ratings(b"timestamp,rating,productId,userId\n1000,5,p1,u1\n2000,3,p1,u2\n", &RatingsOptions::default()).expect("read");
-        let key = |r: &RatingsRead| r.rows.iter().map(|x| (x.user.clone(), x.item.clone(), x.rating, x.timestamp)).collect::<Vec<_>>();
+        let b = read_ratings(
+            b"timestamp,rating,productId,userId\n1000,5,p1,u1\n2000,3,p1,u2\n",
+            &RatingsOptions::default(),
+        )
+        .expect("read");
+        let key = |r: &RatingsRead| {
+            r.rows.iter().map(|x| (x.user.clone(), x.item.clone(), x.rating, x.timestamp)).collect::<Vec<_>>()
+        };
         assert_eq!(key(&a), key(&b));
         assert_eq!(a.input_rows, 2);
     }

@@ -185,7 +185,12 @@ fn run(cli: Cli) -> Result<()> {
             let mut scratch = Scratch::default();
             match q.what {
                 QueryKind::Search { text, top_k, category } => {
-                    let req = SearchRequest { query: Some(text), top_k: Some(top_k), filters: Filters { category }, ..Default::default() };
+                    let req = SearchRequest {
+                        query: Some(text),
+                        top_k: Some(top_k),
+                        filters: Filters { category },
+                        ..Default::default()
+                    };
                     print_json(&answer_search(&bundle.view(), &req, None, &mut scratch)?)
                 }
                 QueryKind::Recommend { user, history, top_k, include_seen, category } => {
@@ -199,8 +204,10 @@ fn run(cli: Cli) -> Result<()> {
                     print_json(&answer_recommend(&bundle.view(), &req, &mut scratch)?)
                 }
                 QueryKind::Batch { requests } => {
-                    let text = std::fs::read_to_string(&requests).with_context(|| format!("reading {}", requests.display()))?;
-                    let set: query::RequestSet = serde_json::from_str(&text).with_context(|| format!("parsing {}", requests.display()))?;
+                    let text = std::fs::read_to_string(&requests)
+                        .with_context(|| format!("reading {}", requests.display()))?;
+                    let set: query::RequestSet =
+                        serde_json::from_str(&text).with_context(|| format!("parsing {}", requests.display()))?;
                     print_json(&query::answer_all(&bundle, &set)?)
                 }
             }

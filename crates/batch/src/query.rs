@@ -2,7 +2,9 @@
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use shopai_core::service::{answer_recommend, answer_search, RecommendRequest, RecommendResponse, Scratch, SearchRequest, SearchResponse};
+use shopai_core::service::{
+    answer_recommend, answer_search, RecommendRequest, RecommendResponse, Scratch, SearchRequest, SearchResponse,
+};
 use shopai_core::{AlignedBytes, Bundle};
 use std::path::Path;
 
@@ -36,7 +38,9 @@ pub fn load_bundle(path: &Path) -> Result<Bundle<AlignedBytes>> {
 pub fn answer_all(bundle: &Bundle<AlignedBytes>, set: &RequestSet) -> Result<ResponseSet> {
     let view = bundle.view();
     let mut scratch = Scratch::default();
-    let search = set.search.iter().map(|r| answer_search(&view, r, None, &mut scratch)).collect::<Result<Vec<_>, _>>()?;
-    let recommend = set.recommend.iter().map(|r| answer_recommend(&view, r, &mut scratch)).collect::<Result<Vec<_>, _>>()?;
+    let search =
+        set.search.iter().map(|r| answer_search(&view, r, None, &mut scratch)).collect::<Result<Vec<_>, _>>()?;
+    let recommend =
+        set.recommend.iter().map(|r| answer_recommend(&view, r, &mut scratch)).collect::<Result<Vec<_>, _>>()?;
     Ok(ResponseSet { search, recommend })
 }

@@ -17,8 +17,20 @@ const CATEGORIES: [(&str, &[&str]); 8] = [
     ("Electronics", &["Wireless Earbuds", "Phone Charger", "Bluetooth Speaker", "Smart Watch", "USB Hub"]),
     ("Beauty", &["Face Cream", "Lip Balm", "Shampoo", "Sunscreen", "Perfume"]),
 ];
-const ADJECTIVES: [&str; 12] =
-    ["Red", "Blue", "Classic", "Ultralight", "Organic", "Premium", "Compact", "Vintage", "Waterproof", "Eco", "Deluxe", "Everyday"];
+const ADJECTIVES: [&str; 12] = [
+    "Red",
+    "Blue",
+    "Classic",
+    "Ultralight",
+    "Organic",
+    "Premium",
+    "Compact",
+    "Vintage",
+    "Waterproof",
+    "Eco",
+    "Deluxe",
+    "Everyday",
+];
 
 /// Write `catalog.csv` and `ratings.csv` into `dir`; returns (items, users, ratings).
 pub fn write(dir: &Path, items: usize, users: usize, per_user: usize, seed: u64) -> Result<(usize, usize, usize)> {
@@ -33,10 +45,18 @@ pub fn write(dir: &Path, items: usize, users: usize, per_user: usize, seed: u64)
         let noun = nouns[pick(nouns.len(), &mut rng)];
         let adj = ADJECTIVES[pick(ADJECTIVES.len(), &mut rng)];
         let second = if i % 9 == 0 { format!("|{}", CATEGORIES[(c + 1) % CATEGORIES.len()].0) } else { String::new() };
-        writeln!(catalog, "P{i:05},{adj} {noun} {},{cat}{second},\"A {} {} for everyday use, model {}.\"", i % 97, adj.to_lowercase(), noun.to_lowercase(), i)?;
+        writeln!(
+            catalog,
+            "P{i:05},{adj} {noun} {},{cat}{second},\"A {} {} for everyday use, model {}.\"",
+            i % 97,
+            adj.to_lowercase(),
+            noun.to_lowercase(),
+            i
+        )?;
         item_cat.push(c);
     }
-    let by_cat: Vec<Vec<usize>> = (0..CATEGORIES.len()).map(|c| (0..items).filter(|&i| item_cat[i] == c).collect()).collect();
+    let by_cat: Vec<Vec<usize>> =
+        (0..CATEGORIES.len()).map(|c| (0..items).filter(|&i| item_cat[i] == c).collect()).collect();
     let mut ratings = String::from("userId,productId,rating,timestamp\n");
     let mut ts: i64 = 1_600_000_000;
     let mut count = 0;
@@ -45,7 +65,11 @@ pub fn write(dir: &Path, items: usize, users: usize, per_user: usize, seed: u64)
         let fav = [pick(CATEGORIES.len(), &mut rng), pick(CATEGORIES.len(), &mut rng)];
         let n = 3 + pick(per_user * 2, &mut rng);
         for _ in 0..n {
-            let pool = if rng.next_f32() < 0.8 { &by_cat[fav[pick(2, &mut rng)]] } else { &by_cat[pick(CATEGORIES.len(), &mut rng)] };
+            let pool = if rng.next_f32() < 0.8 {
+                &by_cat[fav[pick(2, &mut rng)]]
+            } else {
+                &by_cat[pick(CATEGORIES.len(), &mut rng)]
+            };
             if pool.is_empty() {
                 continue;
             }

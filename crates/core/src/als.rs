@@ -252,8 +252,17 @@ fn matvec(m: &[f32], x: &[f32], out: &mut [f32]) {
     }
 }
 
-/// One row's CG update, warm-started from `x`. `y` holds the other side's factors.
-fn cg_row(yty: &[f32], y: &[f32], cols: &[u32], vals: &[f32], alpha: f32, steps: usize, x: &mut [f32], scratch: &mut [f32]) {
+/// The fixed side of a half-pass: `YᵀY + λI` and `Y`, with the confidence scaling and CG steps.
+struct RowSolver<'a> {
+    yty: &'a [f32],
+    y: &'a [f32],
+    alpha: f32,
+    steps: usize,
+}
+
+/// One row's CG update, warm-started from `x`.
+fn cg_row(sys: &RowSolver<'_>, cols: &[u32], vals: &[f32], x: &mut [f32], scratch: &mut [f32]) {
+    let RowSolver { yty, y, alpha, steps } = *sys;
     let k = x.len();
     if cols.is_empty() {
         x.fill(0.0);
@@ -342,7 +351,13 @@ pub fn cholesky_solve(a: &[f32], b: &[f32]) -> Result<Vec<f32>> {
 ///
 /// `gram` is `YᵀY + λI`; `row_of(i, out)` writes item `i`'s factors; `items` are the row's
 /// `(column, value)` pairs. This is fold-in: the same system the trainer solves, solved exactly.
-pub fn solve_row_exact(gram: &[f32], k: usize, alpha: f32, items: &[(u32, f32)], mut row_of: impl FnMut(usize, &mut [f32])) -> Result<Vec<f32>> {
+pub fn solve_row_exact(
+    gram: &[f32],
+    k: usize,
+    alpha: f32,
+    items: &[(u32, f32)],
+    mut row_of: impl FnMut(usize, &mut [f32]),
+) -> Result<Vec<f32>> {
     if items.is_empty() {
         return Ok(vec![0.0; k]);
     }
@@ -367,17 +382,15 @@ pub fn solve_row_exact(gram: &[f32], k: usize, alpha: f32, items: &[(u32, f32)],
 
 fn half_pass(rows: &CsrMatrix, other: &[f32], k: usize, cfg: &AlsConfig, out: &mut [f32]) {
     let yty = gram(other, k, cfg.regularization);
+    let sys = RowSolver { yty: &yty, y: other, alpha: cfg.alpha, steps: cfg.cg_steps };
     let solve = |r: usize, x: &mut [f32], scratch: &mut [f32]| {
         let (cols, vals) = rows.row(r);
-        cg_row(&yty, other, cols, vals, cfg.alpha, cfg.cg_steps, x, scratch);
+        cg_row(&sys, cols, vals, x, scratch);
     };
     #[cfg(feature = "parallel")]
     {
         use rayon::prelude::*;
-        out.par_chunks_mut(k).enumerate().for_each_init(
-            || vec![0f32; 3 * k],
-            |scratch, (r, x)| solve(r, x, scratch),
-        );
+        out.par_chunks_mut(k).enumerate().for_each_init(|| vec![0f32; 3 * k], |scratch, (r, x)| solve(r, x, scratch));
     }
     #[cfg(not(feature = "parallel"))]
     {
@@ -445,11 +458,12 @@ mod tests {
         let cols = [1u32, 4, 7, 13];
         let vals = [1.0f32, 3.0, 2.0, 1.0];
         let items: Vec<(u32, f32)> = cols.iter().copied().zip(vals.iter().copied()).collect();
-        let exact = solve_row_exact(&yty, k, 2.0, &items, |i, out| out.copy_from_slice(&y[i * k..(i + 1) * k])).expect("solve");
+        let exact =
+            solve_row_exact(&yty, k, 2.0, &items, |i, out| out.copy_from_slice(&y[i * k..(i + 1) * k])).expect("solve");
         let mut x = vec![0f32; k];
         let mut scratch = vec![0f32; 3 * k];
         // k CG steps solve a k-dimensional SPD system exactly (up to rounding).
-        cg_row(&yty, &y, &cols, &vals, 2.0, k + 2, &mut x, &mut scratch);
+        cg_row(&RowSolver { yty: &yty, y: &y, alpha: 2.0, steps: k + 2 }, &cols, &vals, &mut x, &mut scratch);
         for (a, b) in x.iter().zip(&exact) {
             assert!((a - b).abs() < 1e-3, "cg {x:?} vs exact {exact:?}");
         }
@@ -516,7 +530,8 @@ mod tests {
         for u in [0usize, 17, 42] {
             let (cols, vals) = m.row(u);
             let items: Vec<(u32, f32)> = cols.iter().copied().zip(vals.iter().copied()).collect();
-            let x = solve_row_exact(&g, 8, cfg.alpha, &items, |i, out| out.copy_from_slice(model.item(i))).expect("fold-in");
+            let x = solve_row_exact(&g, 8, cfg.alpha, &items, |i, out| out.copy_from_slice(model.item(i)))
+                .expect("fold-in");
             let trained = model.user(u);
             let cos = dot(&x, trained) / (dot(&x, &x).sqrt() * dot(trained, trained).sqrt());
             assert!(cos > 0.99, "user {u}: cosine {cos}");

@@ -391,11 +391,7 @@ impl Layout {
         }
         let version = u32_at(bytes, 8);
         if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
-            return Err(Error::IncompatibleFormat {
-                found: version,
-                min: MIN_FORMAT_VERSION,
-                max: FORMAT_VERSION,
-            });
+            return Err(Error::IncompatibleFormat { found: version, min: MIN_FORMAT_VERSION, max: FORMAT_VERSION });
         }
         if bytes.len() < HEADER_LEN {
             return Err(Error::Truncated { expected: HEADER_LEN as u64, actual: bytes.len() as u64 });
@@ -428,7 +424,7 @@ impl Layout {
             let Some(end) = end else {
                 return Err(corrupt(format!("section {e} ({offset}+{len}) is out of bounds")));
             };
-            if offset as usize % SECTION_ALIGN != 0 {
+            if !(offset as usize).is_multiple_of(SECTION_ALIGN) {
                 return Err(corrupt(format!("section {e} is not aligned")));
             }
             let data = &bytes[offset as usize..end as usize];
@@ -439,8 +435,8 @@ impl Layout {
             ranges[kind as usize] = Some((offset as usize, end as usize));
         }
         let (ms, me) = ranges[SectionKind::Manifest as usize].ok_or(Error::MissingSection("manifest"))?;
-        let manifest: Manifest = serde_json::from_slice(&bytes[ms..me])
-            .map_err(|e| corrupt(format!("manifest is not valid JSON: {e}")))?;
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes[ms..me]).map_err(|e| corrupt(format!("manifest is not valid JSON: {e}")))?;
         let layout = Self { ranges, manifest };
         // Structural checks: sizes agree with the manifest's counts, so accessors never go out of bounds.
         layout.view(bytes)?;
@@ -536,8 +532,8 @@ impl<'a> StrTable<'a> {
         if raw.len() < head {
             return Err(corrupt(format!("{} section is too short for {n} strings", kind.name())));
         }
-        let offsets: &[u32] = bytemuck::try_cast_slice(&raw[..head])
-            .map_err(|_| Error::Misaligned { required: REQUIRED_ALIGN })?;
+        let offsets: &[u32] =
+            bytemuck::try_cast_slice(&raw[..head]).map_err(|_| Error::Misaligned { required: REQUIRED_ALIGN })?;
         Ok(Self { offsets, blob: &raw[head..] })
     }
 
@@ -554,10 +550,7 @@ impl<'a> StrTable<'a> {
     /// String `i`; empty if `i` is out of range or the stored bytes are not UTF-8.
     pub fn get(&self, i: usize) -> &'a str {
         let (Some(&s), Some(&e)) = (self.offsets.get(i), self.offsets.get(i + 1)) else { return "" };
-        self.blob
-            .get(s as usize..e as usize)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
+        self.blob.get(s as usize..e as usize).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
     }
 
     /// Position of `key` using a permutation sorted by string value.
@@ -686,7 +679,7 @@ impl<'a> Bundle<&'a [u8]> {
         if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
             return Err(Error::NotABundle);
         }
-        if bytes.as_ptr() as usize % REQUIRED_ALIGN != 0 {
+        if !(bytes.as_ptr() as usize).is_multiple_of(REQUIRED_ALIGN) {
             return Err(Error::Misaligned { required: REQUIRED_ALIGN });
         }
         let layout = Layout::parse(bytes)?;
@@ -812,7 +805,7 @@ mod tests {
         let mut shifted = vec![0u8; bytes.len() + 1];
         shifted[1..].copy_from_slice(&bytes);
         let slice = &shifted[1..];
-        if slice.as_ptr() as usize % REQUIRED_ALIGN != 0 {
+        if !(slice.as_ptr() as usize).is_multiple_of(REQUIRED_ALIGN) {
             assert_eq!(Bundle::from_bytes(slice).unwrap_err(), Error::Misaligned { required: REQUIRED_ALIGN });
         }
         assert!(Bundle::load(slice).is_ok());

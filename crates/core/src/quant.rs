@@ -18,7 +18,7 @@ pub struct QuantMatrix {
 impl QuantMatrix {
     /// Quantize a row-major f32 matrix with `dim` columns.
     pub fn from_f32(values: &[f32], dim: usize) -> Self {
-        let rows = if dim == 0 { 0 } else { values.len() / dim };
+        let rows = values.len().checked_div(dim).unwrap_or(0);
         let mut codes = vec![0i8; rows * dim];
         let mut scales = vec![0f32; rows];
         for r in 0..rows {

@@ -67,7 +67,8 @@ pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecSc
         return Ok(());
     }
     let items: Vec<(u32, f32)> = history.iter().map(|&i| (i, 1.0)).collect();
-    let user = solve_row_exact(view.gram, k, view.manifest.als.alpha, &items, |i, out| view.factors.dequantize_into(i, out))?;
+    let user =
+        solve_row_exact(view.gram, k, view.manifest.als.alpha, &items, |i, out| view.factors.dequantize_into(i, out))?;
     for (i, s) in scratch.collab.iter_mut().enumerate() {
         *s = view.factors.dot_f32(i, &user);
     }
@@ -102,7 +103,14 @@ pub fn standardize(v: &mut [f32]) {
 }
 
 /// Recommend `top_k` items for a history of item indices.
-pub fn recommend(view: &BundleView<'_>, history: &[u32], top_k: usize, weights: FusionWeights, filter: &Filter, scratch: &mut RecScratch) -> Result<(Vec<Recommendation>, Source)> {
+pub fn recommend(
+    view: &BundleView<'_>,
+    history: &[u32],
+    top_k: usize,
+    weights: FusionWeights,
+    filter: &Filter,
+    scratch: &mut RecScratch,
+) -> Result<(Vec<Recommendation>, Source)> {
     let mut hist: Vec<u32> = history.iter().copied().filter(|&i| (i as usize) < view.n_items()).collect();
     hist.sort_unstable();
     hist.dedup();
@@ -128,7 +136,11 @@ pub fn recommend(view: &BundleView<'_>, history: &[u32], top_k: usize, weights: 
             Recommendation {
                 item: s.item,
                 score: s.score,
-                parts: ScoreParts { vector: scratch.vector[i], collab: scratch.collab[i], popularity: scratch.popularity[i] },
+                parts: ScoreParts {
+                    vector: scratch.vector[i],
+                    collab: scratch.collab[i],
+                    popularity: scratch.popularity[i],
+                },
                 because: explain(view, &hist, s.item, w),
             }
         })
@@ -195,7 +207,9 @@ mod tests {
         let (bytes, _, _) = fixture_bundle(50, 8, 1);
         let b = crate::Bundle::load(&bytes).expect("load");
         let view = b.view();
-        let (recs, src) = recommend(&view, &[], 5, view.manifest.fusion, &Filter::default(), &mut RecScratch::default()).expect("rec");
+        let (recs, src) =
+            recommend(&view, &[], 5, view.manifest.fusion, &Filter::default(), &mut RecScratch::default())
+                .expect("rec");
         assert_eq!(src, Source::Popularity);
         let mut by_pop: Vec<u32> = (0..50).collect();
         by_pop.sort_by(|&a, &b| view.popularity[b as usize].total_cmp(&view.popularity[a as usize]).then(a.cmp(&b)));

@@ -58,7 +58,13 @@ pub struct SearchScratch {
 }
 
 /// The `top_k` items whose vectors are most similar (cosine, for normalized inputs) to `query`.
-pub fn search(view: &BundleView<'_>, query: &[f32], top_k: usize, filter: &Filter, scratch: &mut SearchScratch) -> Result<Vec<Scored>> {
+pub fn search(
+    view: &BundleView<'_>,
+    query: &[f32],
+    top_k: usize,
+    filter: &Filter,
+    scratch: &mut SearchScratch,
+) -> Result<Vec<Scored>> {
     let dim = view.vectors.dim;
     if query.len() != dim {
         return Err(Error::DimensionMismatch { expected: dim, actual: query.len() });
@@ -74,7 +80,8 @@ pub fn search(view: &BundleView<'_>, query: &[f32], top_k: usize, filter: &Filte
         if !filtered && !filter.allows(view, i) {
             continue;
         }
-        let s = dot_i8(view.vectors.row(i as usize), &scratch.codes) as f32 * (view.vectors.scales[i as usize] * qscale);
+        let s =
+            dot_i8(view.vectors.row(i as usize), &scratch.codes) as f32 * (view.vectors.scales[i as usize] * qscale);
         scratch.top.push(i, s);
     }
     Ok(scratch.top.drain_sorted())
@@ -96,8 +103,13 @@ mod tests {
         let queries = 20;
         for q in 0..queries {
             let query = &vectors[q * dim..(q + 1) * dim];
-            let got: Vec<u32> = search(&view, query, 10, &Filter::default(), &mut scratch).expect("search").iter().map(|s| s.item).collect();
-            let mut exact: Vec<(u32, f32)> = (0..400).map(|i| (i as u32, crate::als::dot(query, &vectors[i * dim..(i + 1) * dim]))).collect();
+            let got: Vec<u32> = search(&view, query, 10, &Filter::default(), &mut scratch)
+                .expect("search")
+                .iter()
+                .map(|s| s.item)
+                .collect();
+            let mut exact: Vec<(u32, f32)> =
+                (0..400).map(|i| (i as u32, crate::als::dot(query, &vectors[i * dim..(i + 1) * dim]))).collect();
             exact.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             recall += exact[..10].iter().filter(|(i, _)| got.contains(i)).count() as f64 / 10.0;
             assert_eq!(got[0], q as u32, "a stored vector finds itself");
@@ -115,6 +127,9 @@ mod tests {
         assert_eq!(hits.len(), 10);
         assert!(hits.iter().all(|h| view.categories_of(h.item as usize).any(|c| c == "cat1")));
         assert!(Filter::default().with_category_names(&view, &["nope"]).is_err());
-        assert!(matches!(search(&view, &[0.0; 3], 5, &f, &mut SearchScratch::default()), Err(Error::DimensionMismatch { .. })));
+        assert!(matches!(
+            search(&view, &[0.0; 3], 5, &f, &mut SearchScratch::default()),
+            Err(Error::DimensionMismatch { .. })
+        ));
     }
 }

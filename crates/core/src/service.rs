@@ -145,7 +145,12 @@ pub fn embed_query_locally(view: &BundleView<'_>, text: &str) -> Result<Vec<f32>
 
 /// Answer a search. `query_vector` is the runtime's embedding of `req.query`, if it made one;
 /// otherwise `req.vector` is used, or the text is embedded locally when the bundle allows it.
-pub fn answer_search(view: &BundleView<'_>, req: &SearchRequest, query_vector: Option<&[f32]>, scratch: &mut Scratch) -> Result<SearchResponse> {
+pub fn answer_search(
+    view: &BundleView<'_>,
+    req: &SearchRequest,
+    query_vector: Option<&[f32]>,
+    scratch: &mut Scratch,
+) -> Result<SearchResponse> {
     let k = top_k(req.top_k)?;
     let local;
     let vector: &[f32] = match (query_vector, &req.vector, &req.query) {
@@ -156,7 +161,10 @@ pub fn answer_search(view: &BundleView<'_>, req: &SearchRequest, query_vector: O
             &local
         }
         _ => {
-            return Err(Error::InvalidArgument { field: "query", reason: "give a non-empty query text or a vector".into() })
+            return Err(Error::InvalidArgument {
+                field: "query",
+                reason: "give a non-empty query text or a vector".into(),
+            })
         }
     };
     let filter = Filter::default().with_category_names(view, &req.filters.category)?;
@@ -168,7 +176,11 @@ pub fn answer_search(view: &BundleView<'_>, req: &SearchRequest, query_vector: O
 }
 
 /// Answer a recommendation request.
-pub fn answer_recommend(view: &BundleView<'_>, req: &RecommendRequest, scratch: &mut Scratch) -> Result<RecommendResponse> {
+pub fn answer_recommend(
+    view: &BundleView<'_>,
+    req: &RecommendRequest,
+    scratch: &mut Scratch,
+) -> Result<RecommendResponse> {
     let k = top_k(req.top_k)?;
     let mut history = Vec::new();
     if let Some(user) = &req.user_id {

@@ -38,7 +38,9 @@ pub fn fixture_bundle(n: usize, dim: usize, seed: u64) -> (Vec<u8>, Vec<f32>, us
         item_ids: (0..n).map(|i| format!("p{i}")).collect(),
         titles: (0..n).map(|i| format!("Product {i}")).collect(),
         category_names: (0..5).map(|c| format!("cat{c}")).collect(),
-        item_categories: (0..n).map(|i| if i % 10 == 0 { vec![(i % 5) as u32, 4] } else { vec![(i % 5) as u32] }).collect(),
+        item_categories: (0..n)
+            .map(|i| if i % 10 == 0 { vec![(i % 5) as u32, 4] } else { vec![(i % 5) as u32] })
+            .collect(),
         vectors: QuantMatrix::from_f32(&vectors, dim),
         factors,
         gram: gram(&deq, 8, cfg.regularization),

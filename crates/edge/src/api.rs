@@ -56,7 +56,8 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
     if body.len() > MAX_BODY_BYTES {
         return Err(Reply::error(413, "body_too_large", format!("request body exceeds {MAX_BODY_BYTES} bytes")));
     }
-    serde_json::from_slice(body).map_err(|e| Reply::error(400, "bad_json", format!("request body is not valid JSON for this route: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| Reply::error(400, "bad_json", format!("request body is not valid JSON for this route: {e}")))
 }
 
 /// Route and answer one request.
@@ -68,7 +69,9 @@ pub fn handle(method: &str, path: &str, body: &[u8], state: &State, scratch: &mu
             Ok(b) => Reply::ok(json!({ "status": "ok", "version": b.manifest().version })),
             Err(e) => Reply { status: 503, body: json!({ "status": "unavailable", "error": e }) },
         }),
-        ("GET", "/version") => bundle().map(|b| Reply::ok(json!({ "version": b.manifest().version, "manifest": b.manifest() }))),
+        ("GET", "/version") => {
+            bundle().map(|b| Reply::ok(json!({ "version": b.manifest().version, "manifest": b.manifest() })))
+        }
         ("POST", "/search") => bundle().and_then(|b| {
             let req: SearchRequest = parse(body)?;
             let res = answer_search(&b.view(), &req, None, scratch).map_err(core_error)?;
@@ -82,7 +85,11 @@ pub fn handle(method: &str, path: &str, body: &[u8], state: &State, scratch: &mu
         (_, "/health" | "/version" | "/search" | "/recommendations") => {
             Err(Reply::error(405, "method_not_allowed", format!("{method} is not allowed on {path}")))
         }
-        _ => Err(Reply::error(404, "not_found", format!("no route for {method} {path}; try POST /search, POST /recommendations, GET /health, GET /version"))),
+        _ => Err(Reply::error(
+            404,
+            "not_found",
+            format!("no route for {method} {path}; try POST /search, POST /recommendations, GET /health, GET /version"),
+        )),
     };
     result.unwrap_or_else(|e| e)
 }

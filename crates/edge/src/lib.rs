@@ -78,7 +78,10 @@ mod host {
                 obj.insert("took_ms".into(), serde_json::json!((took_ms * 1000.0).round() / 1000.0));
             }
         }
-        eprintln!("{}", serde_json::json!({"method": method, "path": path, "status": reply.status, "took_ms": took_ms}));
+        eprintln!(
+            "{}",
+            serde_json::json!({"method": method, "path": path, "status": reply.status, "took_ms": took_ms})
+        );
         let body = serde_json::to_vec(&reply.body)?;
         Ok(http::Response::builder()
             .status(reply.status)

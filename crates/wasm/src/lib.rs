@@ -85,14 +85,20 @@ impl Engine {
 
     /// Search by `text` or `vector`.
     #[wasm_bindgen(unchecked_return_type = "SearchResponse")]
-    pub fn search(&mut self, #[wasm_bindgen(unchecked_param_type = "SearchRequest")] request: JsValue) -> Result<JsValue, JsError> {
+    pub fn search(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "SearchRequest")] request: JsValue,
+    ) -> Result<JsValue, JsError> {
         let req: SearchRequest = serde_wasm_bindgen::from_value(request).map_err(js_err)?;
         to_js(&service::answer_search(&self.bundle.view(), &req, None, &mut self.scratch).map_err(js_err)?)
     }
 
     /// Recommend for a `userId` and/or a `history` of product ids.
     #[wasm_bindgen(unchecked_return_type = "RecommendResponse")]
-    pub fn recommend(&mut self, #[wasm_bindgen(unchecked_param_type = "RecommendRequest")] request: JsValue) -> Result<JsValue, JsError> {
+    pub fn recommend(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "RecommendRequest")] request: JsValue,
+    ) -> Result<JsValue, JsError> {
         let req: RecommendRequest = serde_wasm_bindgen::from_value(request).map_err(js_err)?;
         to_js(&service::answer_recommend(&self.bundle.view(), &req, &mut self.scratch).map_err(js_err)?)
     }

@@ -1,0 +1,19 @@
+# Sourced by every script: where tools, caches and build outputs live.
+# SHOPAI_HOME is outside the clone on purpose, so a kept machine (and CI on it) reuses installed
+# tools and compiled crates instead of rebuilding them from cold.
+export SHOPAI_HOME="${SHOPAI_HOME:-$HOME/.shopai}"
+export SHOPAI_TOOLS="$SHOPAI_HOME/tools"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$SHOPAI_HOME/target}"
+export PATH="$SHOPAI_TOOLS/bin:$SHOPAI_TOOLS/npm/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+SHOPAI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export SHOPAI_ROOT
+export SHOPAI_BIN="$CARGO_TARGET_DIR/release/shopai"
+export SHOPAI_PKG="$SHOPAI_ROOT/crates/wasm/pkg"
+export SHOPAI_EDGE_WASM="$CARGO_TARGET_DIR/wasm32-wasip2/release/shopai_edge.wasm"
+export WASMTIME_VERSION=48.0.8
+# The wasm-bindgen CLI must equal the crate version pinned in crates/wasm/Cargo.toml.
+WASM_BINDGEN_VERSION="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' "$SHOPAI_ROOT/crates/wasm/Cargo.toml")"
+export WASM_BINDGEN_VERSION
+
+step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install everything ShopAI needs, idempotently (a second run does nothing):
+# Rust toolchain + wasm targets, wasm-bindgen-cli (exact crate version), wasm-pack, wasmtime-cli,
+# Debian chromium, node test packages, binaryen's wasm-opt. Only package registries are used.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+mkdir -p "$SHOPAI_TOOLS/bin" "$SHOPAI_HOME/cache"
+
+step "Rust toolchain and wasm targets (rust-toolchain.toml)"
+cd "$SHOPAI_ROOT"
+rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
+rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null
+
+have_version() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -q "$2"; }
+
+if ! have_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
+  step "wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Not --locked: its lockfile pins a webpki-roots release the registry refuses.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$SHOPAI_TOOLS" --force
+fi
+if ! command -v wasm-pack >/dev/null 2>&1; then
+  step "wasm-pack"
+  cargo install wasm-pack --locked --root "$SHOPAI_TOOLS"
+fi
+if ! have_version wasmtime "$WASMTIME_VERSION"; then
+  step "wasmtime-cli $WASMTIME_VERSION (a cold build takes about 15 minutes on 2 cores)"
+  cargo install wasmtime-cli --version "$WASMTIME_VERSION" --locked --root "$SHOPAI_TOOLS"
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  step "Debian chromium"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q chromium
+fi
+
+if [ ! -x "$SHOPAI_TOOLS/npm/node_modules/.bin/wasm-opt" ]; then
+  step "binaryen (wasm-opt) from npm"
+  mkdir -p "$SHOPAI_TOOLS/npm"
+  npm install --prefix "$SHOPAI_TOOLS/npm" --no-audit --no-fund binaryen@132.0.0 >/dev/null
+fi
+
+if [ ! -d "$SHOPAI_ROOT/tests/node_modules/playwright-core" ]; then
+  step "node test packages"
+  (cd "$SHOPAI_ROOT/tests" && npm ci --no-audit --no-fund >/dev/null)
+fi
+step "setup complete"
