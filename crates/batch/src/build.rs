@@ -1,6 +1,6 @@
 //! `shopai build`: ratings + catalog → trained ALS + item vectors → one bundle file.
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, Row};
 use crate::ingest::{self, RatingsOptions};
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -12,10 +12,6 @@ use std::path::{Path, PathBuf};
 /// Validated configuration of a build.
 #[derive(Debug, Clone)]
 pub struct BuildConfig {
-    /// Interaction log.
-    pub ratings: PathBuf,
-    /// Product catalog, optional.
-    pub catalog: Option<PathBuf>,
     /// Where to write the bundle.
     pub out: PathBuf,
     /// Hashing-embedder dimensions.
@@ -37,25 +33,15 @@ pub struct BuildSummary {
     pub version: String,
     /// Bundle size in bytes.
     pub bytes: usize,
-    /// Items, users, interactions.
+    /// Items.
     pub items: usize,
     /// Users.
     pub users: usize,
-    /// Interactions kept.
+    /// Interactions trained on.
     pub interactions: usize,
-    /// Rows read.
-    pub input_rows: u64,
-    /// Rows merged as duplicates.
-    pub duplicates: u64,
-    /// Rows quarantined.
-    pub quarantined: usize,
-    /// Where quarantined rows were written, if any.
-    pub quarantine_file: Option<String>,
-}
-
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    ingest::maybe_gunzip(bytes).with_context(|| format!("reading {}", path.display()))
+    /// The source's row ledger, when built from raw files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<serde_json::Value>,
 }
 
 pub(crate) fn progress(enabled: bool, len: u64, what: &str) -> ProgressBar {
@@ -82,39 +68,58 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
-/// Run the build.
-pub fn run(cfg: &BuildConfig) -> Result<BuildSummary> {
-    let ratings_bytes = read_file(&cfg.ratings)?;
+/// A dataset read straight from raw files (no versioned parquet), with its ledger.
+/// Quarantined rows go to `quarantine` (JSON lines) when there are any.
+pub fn dataset_from_raw(
+    ratings: &Path,
+    catalog: Option<&Path>,
+    quarantine: &Path,
+) -> Result<(Dataset, String, serde_json::Value)> {
+    let read_file = |p: &Path| -> Result<Vec<u8>> {
+        ingest::maybe_gunzip(std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)
+    };
+    let ratings_bytes = read_file(ratings)?;
     let read = ingest::read_ratings(&ratings_bytes, &RatingsOptions::default())
-        .with_context(|| format!("parsing {}", cfg.ratings.display()))?;
-    let (catalog, catalog_bytes) = match &cfg.catalog {
+        .with_context(|| format!("parsing {}", ratings.display()))?;
+    let (products, catalog_bytes) = match catalog {
         Some(p) => {
             let b = read_file(p)?;
-            (ingest::read_catalog(&b).with_context(|| format!("parsing {}", p.display()))?, b)
+            (ingest::read_catalog(&b).with_context(|| format!("parsing {}", p.display()))?.products, b)
         }
         None => (Vec::new(), Vec::new()),
     };
     anyhow::ensure!(
-        !read.rows.is_empty(),
+        !read.table.is_empty(),
         "{} has no valid interactions ({} rows quarantined)",
-        cfg.ratings.display(),
+        ratings.display(),
         read.quarantined.len()
     );
-    let quarantine_file = if read.quarantined.is_empty() {
-        None
-    } else {
-        let path = cfg.out.with_extension("quarantine.jsonl");
+    if !read.quarantined.is_empty() {
         let mut text = String::new();
         for q in &read.quarantined {
             text.push_str(&serde_json::to_string(q)?);
             text.push('\n');
         }
-        write_atomic(&path, text.as_bytes())?;
-        Some(path.display().to_string())
-    };
+        write_atomic(quarantine, text.as_bytes())?;
+    }
+    let ledger = serde_json::json!({
+        "input_rows": read.input_rows,
+        "kept": read.table.len(),
+        "duplicates": read.duplicates,
+        "quarantined": read.quarantined.len(),
+        "quarantine_file": (!read.quarantined.is_empty()).then(|| quarantine.display().to_string()),
+    });
+    Ok((Dataset::new(&read.table, &products), source_hash(&[&ratings_bytes, &catalog_bytes]), ledger))
+}
 
-    let data = Dataset::new(&read.rows, &catalog);
-    let bytes = build_bundle(&data, &data.interactions, cfg, &source_hash(&[&ratings_bytes, &catalog_bytes]))?;
+/// Build a bundle from all interactions of `data` and write it.
+pub fn run(
+    data: &Dataset,
+    source_hash: &str,
+    cfg: &BuildConfig,
+    ledger: Option<serde_json::Value>,
+) -> Result<BuildSummary> {
+    let bytes = build_bundle(data, &data.interactions, cfg, source_hash)?;
     write_atomic(&cfg.out, &bytes)?;
     let manifest = shopai_core::Bundle::load(&bytes)?.manifest().clone();
     Ok(BuildSummary {
@@ -124,10 +129,7 @@ pub fn run(cfg: &BuildConfig) -> Result<BuildSummary> {
         items: data.item_ids.len(),
         users: data.user_ids.len(),
         interactions: data.interactions.len(),
-        input_rows: read.input_rows,
-        duplicates: read.duplicates,
-        quarantined: read.quarantined.len(),
-        quarantine_file,
+        ledger,
     })
 }
 
@@ -142,12 +144,7 @@ pub fn source_hash(parts: &[&[u8]]) -> String {
 }
 
 /// Train, embed and assemble a bundle from `train` interactions of `data`.
-pub fn build_bundle(
-    data: &Dataset,
-    train_rows: &[(u32, u32, f32, i64)],
-    cfg: &BuildConfig,
-    source_hash: &str,
-) -> Result<Vec<u8>> {
+pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, source_hash: &str) -> Result<Vec<u8>> {
     let matrix = data.binary_matrix(train_rows);
     let pb = progress(cfg.progress, cfg.als.iterations as u64, "ALS");
     let model = train(&matrix, &cfg.als, |_| pb.inc(1)).context("training ALS")?;

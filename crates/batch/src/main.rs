@@ -1,13 +1,10 @@
 //! `shopai`: the ShopAI batch CLI. Raw arguments (clap) → validated config → run.
 
-mod build;
-mod dataset;
-mod ingest;
-mod query;
-mod synth;
-
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use shopai_batch::config::Config;
+use shopai_batch::storage::Location;
+use shopai_batch::{build, log, pipeline, query, synth};
 use shopai_core::als::AlsConfig;
 use shopai_core::service::{answer_recommend, answer_search, Filters, RecommendRequest, Scratch, SearchRequest};
 use shopai_core::FusionWeights;
@@ -16,22 +13,44 @@ use std::path::PathBuf;
 
 /// ShopAI batch CLI: turn interaction logs and a catalog into a bundle, and query it.
 ///
-/// Typical flow:
-///   shopai synth --out data/synth                      # or bring your own CSVs
-///   shopai build --ratings data/synth/ratings.csv --catalog data/synth/catalog.csv --out out/bundle.bin
+/// The pipeline, stage by stage (or all at once with `shopai run`):
+///   shopai ingest --ratings s3://bucket/raw/ratings.csv.gz --catalog meta.jsonl.gz
+///   shopai eda                       # data/processed/<version>/ → out/eda.html, out/eda.json
+///   shopai split                     # temporal 70/15/15, user/product tables, popularity baselines
+///   shopai build --out out/bundle.bin
 ///   shopai query --bundle out/bundle.bin search --text "waterproof boots"
-///   shopai query --bundle out/bundle.bin recommend --history P00012,P00077
+///
+/// Configuration: ./shopai.toml (or --config), overridden by SHOPAI_S3_ENDPOINT, SHOPAI_S3_BUCKET,
+/// SHOPAI_S3_PREFIX, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, OPENAI_BASE_URL,
+/// OPENAI_API_KEY, SHOPAI_DATA_DIR, SHOPAI_OUT_DIR. Secrets are never printed.
 #[derive(Parser, Debug)]
 #[command(name = "shopai", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
+    /// Config file (default: ./shopai.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Log as JSON lines on stderr.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Hide progress bars.
+    #[arg(long, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Train ALS, embed product text and write a bundle.
+    /// Validate and clean raw interactions (+ catalog) into versioned parquet; mirror to S3.
+    Ingest(IngestArgs),
+    /// Exploratory report (HTML with charts + JSON) of processed data.
+    Eda(StageArgs),
+    /// Temporal 70/15/15 split, user/product tables with counts, popularity baselines.
+    Split(StageArgs),
+    /// Train ALS, embed product text and write a bundle (from processed data or raw files).
     Build(BuildArgs),
+    /// Run ingest → eda → split → build.
+    Run(RunArgs),
     /// Answer search and recommendation requests from a bundle (prints JSON).
     Query(QueryArgs),
     /// Print a bundle's manifest (version, model, counts) as JSON.
@@ -39,22 +58,35 @@ enum Command {
         /// Bundle file.
         bundle: PathBuf,
     },
-    /// Write a small synthetic storefront (catalog.csv, ratings.csv) for demos and tests.
+    /// Write a synthetic storefront for demos and tests.
     Synth(SynthArgs),
+    /// Print the effective configuration (secrets redacted).
+    Config,
 }
 
-#[derive(Args, Debug)]
-struct BuildArgs {
-    /// Interaction log: CSV/TSV (optionally gzip), with or without a header.
-    /// Without a header the columns are userId,productId,rating,timestamp.
+#[derive(Args, Debug, Clone)]
+struct IngestArgs {
+    /// Interaction log: a path or s3://bucket/key. CSV/TSV (header optional), or JSON lines
+    /// (Amazon reviews); gzip is detected. Headerless column order: [ingest] columns in the config.
     #[arg(long)]
-    ratings: PathBuf,
-    /// Product catalog: CSV/TSV with a header naming an id column (title, category, description optional).
+    ratings: String,
+    /// Product catalog: a path or s3://bucket/key. CSV/TSV with a header, or JSON lines (Amazon metadata).
     #[arg(long)]
-    catalog: Option<PathBuf>,
-    /// Output bundle path (written atomically).
-    #[arg(long, default_value = "out/bundle.bin")]
-    out: PathBuf,
+    catalog: Option<String>,
+    /// Process again even if the input is unchanged.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+struct StageArgs {
+    /// Processed data folder (default: the one data/processed/LATEST names).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ModelArgs {
     /// Dimensions of the hashing embedder's item vectors.
     #[arg(long, default_value_t = 256)]
     dims: usize,
@@ -73,9 +105,36 @@ struct BuildArgs {
     /// Seed for every random choice.
     #[arg(long, default_value_t = AlsConfig::default().seed)]
     seed: u64,
-    /// Hide progress bars.
+}
+
+#[derive(Args, Debug)]
+struct BuildArgs {
+    /// Raw interaction log (skips ingest; quarantined rows go to <out>.quarantine.jsonl).
+    /// Without it, the processed data named by --data or data/processed/LATEST is used.
     #[arg(long)]
-    quiet: bool,
+    ratings: Option<PathBuf>,
+    /// Raw product catalog (with --ratings).
+    #[arg(long, requires = "ratings")]
+    catalog: Option<PathBuf>,
+    /// Processed data folder.
+    #[arg(long, conflicts_with = "ratings")]
+    data: Option<PathBuf>,
+    /// Output bundle path (written atomically).
+    #[arg(long, default_value = "out/bundle.bin")]
+    out: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    ingest: IngestArgs,
+    /// Output bundle path.
+    #[arg(long, default_value = "out/bundle.bin")]
+    out: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
 #[derive(Args, Debug)]
@@ -129,7 +188,7 @@ enum QueryKind {
 
 #[derive(Args, Debug)]
 struct SynthArgs {
-    /// Output folder.
+    /// Output folder (storefront) or file (--scale).
     #[arg(long, default_value = "data/synth")]
     out: PathBuf,
     /// Number of products.
@@ -141,6 +200,10 @@ struct SynthArgs {
     /// Average interactions per user.
     #[arg(long, default_value_t = 12)]
     per_user: usize,
+    /// Instead: a large ratings CSV shaped like ../shared/anchors/gen_synth.py
+    /// (power-law items, lognormal users) with this many distinct interactions.
+    #[arg(long)]
+    scale: Option<usize>,
     /// Seed.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -151,34 +214,101 @@ fn print_json(v: &impl serde::Serialize) -> Result<()> {
     Ok(())
 }
 
+fn als_config(m: &ModelArgs) -> Result<AlsConfig> {
+    anyhow::ensure!(m.dims >= 8, "--dims must be at least 8 (got {})", m.dims);
+    anyhow::ensure!((1..=512).contains(&m.factors), "--factors must be in 1..=512 (got {})", m.factors);
+    anyhow::ensure!(m.regularization >= 0.0, "--regularization must be ≥ 0 (got {})", m.regularization);
+    anyhow::ensure!(m.alpha > 0.0, "--alpha must be > 0 (got {})", m.alpha);
+    Ok(AlsConfig::default()
+        .factors(m.factors)
+        .regularization(m.regularization)
+        .alpha(m.alpha)
+        .iterations(m.iterations)
+        .seed(m.seed))
+}
+
 fn main() {
-    if let Err(e) = run(Cli::parse()) {
-        eprintln!("error: {e:#}");
+    let cli = Cli::parse();
+    log::set_json(cli.json);
+    if let Err(e) = run(cli) {
+        if log::is_json() {
+            eprintln!("{}", serde_json::json!({"level": "error", "msg": format!("{e:#}")}));
+        } else {
+            eprintln!("error: {e:#}");
+        }
         std::process::exit(1);
     }
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let progress = !cli.quiet && !cli.json && std::io::stderr().is_terminal();
+    let config = || Config::load(cli.config.as_deref());
     match cli.command {
+        Command::Ingest(a) => {
+            let cfg = config()?;
+            print_json(&ingest(&cfg, &a, progress)?)
+        }
+        Command::Eda(a) => {
+            let cfg = config()?;
+            let dir = pipeline::resolve_processed(&cfg, a.data.as_deref())?;
+            let out = cfg.paths.out_dir.clone();
+            let e = pipeline::eda(&dir, &out)?;
+            log::info(
+                "wrote EDA report",
+                serde_json::json!({"html": out.join("eda.html"), "json": out.join("eda.json")}),
+            );
+            print_json(
+                &serde_json::json!({"interactions": e.interactions, "users": e.users, "items": e.items, "sparsity": e.sparsity, "report": out.join("eda.html")}),
+            )
+        }
+        Command::Split(a) => {
+            let cfg = config()?;
+            let dir = pipeline::resolve_processed(&cfg, a.data.as_deref())?;
+            print_json(&pipeline::split(&dir)?)
+        }
         Command::Build(a) => {
-            anyhow::ensure!(a.dims >= 8, "--dims must be at least 8 (got {})", a.dims);
-            anyhow::ensure!((1..=512).contains(&a.factors), "--factors must be in 1..=512 (got {})", a.factors);
-            anyhow::ensure!(a.regularization >= 0.0 && a.alpha > 0.0, "--regularization must be ≥ 0 and --alpha > 0");
-            let cfg = build::BuildConfig {
-                ratings: a.ratings,
-                catalog: a.catalog,
-                out: a.out,
-                dims: a.dims,
-                als: AlsConfig::default()
-                    .factors(a.factors)
-                    .regularization(a.regularization)
-                    .alpha(a.alpha)
-                    .iterations(a.iterations)
-                    .seed(a.seed),
+            let bc = build::BuildConfig {
+                out: a.out.clone(),
+                dims: a.model.dims,
+                als: als_config(&a.model)?,
                 fusion: FusionWeights::default(),
-                progress: !a.quiet && std::io::stderr().is_terminal(),
+                progress,
             };
-            print_json(&build::run(&cfg)?)
+            let (data, hash, ledger) = match &a.ratings {
+                Some(r) => {
+                    let (d, h, l) =
+                        build::dataset_from_raw(r, a.catalog.as_deref(), &a.out.with_extension("quarantine.jsonl"))?;
+                    (d, h, Some(l))
+                }
+                None => {
+                    let cfg = config()?;
+                    let dir = pipeline::resolve_processed(&cfg, a.data.as_deref())?;
+                    let p = pipeline::load_processed(&dir)?;
+                    let version = dir.file_name().map(|v| v.to_string_lossy().into_owned()).unwrap_or_default();
+                    (shopai_batch::dataset::Dataset::new(&p.table, &p.catalog), version, None)
+                }
+            };
+            print_json(&build::run(&data, &hash, &bc, ledger)?)
+        }
+        Command::Run(a) => {
+            let cfg = config()?;
+            let s = ingest(&cfg, &a.ingest, progress)?;
+            let dir = PathBuf::from(&s.dir);
+            let e = pipeline::eda(&dir, &cfg.paths.out_dir)?;
+            log::info("EDA", serde_json::json!({"report": cfg.paths.out_dir.join("eda.html"), "sparsity": e.sparsity}));
+            let sp = pipeline::split(&dir)?;
+            log::info("split", serde_json::json!({"rows": sp.rows}));
+            let p = pipeline::load_processed(&dir)?;
+            let data = shopai_batch::dataset::Dataset::new(&p.table, &p.catalog);
+            let bc = build::BuildConfig {
+                out: a.out,
+                dims: a.model.dims,
+                als: als_config(&a.model)?,
+                fusion: FusionWeights::default(),
+                progress,
+            };
+            let b = build::run(&data, &s.version, &bc, None)?;
+            print_json(&serde_json::json!({"ingest": s, "split": sp.rows, "bundle": b}))
         }
         Command::Query(q) => {
             let bundle = query::load_bundle(&q.bundle)?;
@@ -213,9 +343,27 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Inspect { bundle } => print_json(query::load_bundle(&bundle)?.manifest()),
-        Command::Synth(s) => {
-            let (items, users, ratings) = synth::write(&s.out, s.items, s.users, s.per_user, s.seed)?;
-            print_json(&serde_json::json!({"out": s.out, "items": items, "users": users, "ratings": ratings}))
-        }
+        Command::Synth(s) => match s.scale {
+            Some(n) => {
+                let r = synth::write_scale(&s.out, n, s.seed)?;
+                print_json(&r)
+            }
+            None => {
+                let (items, users, ratings) = synth::write(&s.out, s.items, s.users, s.per_user, s.seed)?;
+                print_json(&serde_json::json!({"out": s.out, "items": items, "users": users, "ratings": ratings}))
+            }
+        },
+        Command::Config => print_json(&config()?),
     }
+}
+
+fn ingest(cfg: &Config, a: &IngestArgs, progress: bool) -> Result<pipeline::IngestSummary> {
+    let input = pipeline::IngestInput {
+        ratings: Location::parse(&a.ratings)?,
+        catalog: a.catalog.as_deref().map(Location::parse).transpose()?,
+        force: a.force,
+        publish: true,
+        progress,
+    };
+    pipeline::ingest(cfg, &input)
 }

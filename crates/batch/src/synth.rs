@@ -94,3 +94,70 @@ pub fn write(dir: &Path, items: usize, users: usize, per_user: usize, seed: u64)
     std::fs::write(dir.join("ratings.csv"), ratings)?;
     Ok((items, users, count))
 }
+
+/// What [`write_scale`] wrote.
+#[derive(Debug, serde::Serialize)]
+pub struct ScaleSummary {
+    /// CSV path.
+    pub out: String,
+    /// Distinct interactions.
+    pub interactions: usize,
+    /// Users in the id space.
+    pub users: usize,
+    /// Items in the id space.
+    pub items: usize,
+}
+
+/// A large ratings CSV with the shape of `../shared/anchors/gen_synth.py`: `nnz / 50` users with
+/// lognormal(0, 1) activity, `nnz / 250` items with weight `1 / (rank + 10)` over a random
+/// permutation of ranks, `1.4 × nnz` independent draws of which the first occurrence of each
+/// distinct pair is kept (the first `nnz`), ratings uniform 1..5, timestamps
+/// 1,600,000,000 + sorted uniform offsets in [0, 3·10⁷). Header `userId,itemId,rating,timestamp`.
+pub fn write_scale(out: &Path, nnz: usize, seed: u64) -> Result<ScaleSummary> {
+    use std::io::Write as _;
+    let (nu, ni) = ((nnz / 50).max(2), (nnz / 250).max(2));
+    let mut rng = SplitMix64::new(seed);
+    let mut rank: Vec<usize> = (0..ni).collect();
+    for k in (1..ni).rev() {
+        rank.swap(k, (rng.next_u64() % (k as u64 + 1)) as usize);
+    }
+    let cumulative = |w: Vec<f64>| {
+        let mut acc = 0.0;
+        w.into_iter()
+            .map(|x| {
+                acc += x;
+                acc
+            })
+            .collect::<Vec<f64>>()
+    };
+    let item_cdf = cumulative(rank.iter().map(|&r| 1.0 / (r as f64 + 10.0)).collect());
+    let mut normal = || {
+        let (a, b) = (rng.next_f32().max(1e-7) as f64, rng.next_f32() as f64);
+        (-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()
+    };
+    let user_cdf = cumulative((0..nu).map(|_| normal().exp()).collect());
+    let draw = |cdf: &[f64], u: f64| cdf.partition_point(|&c| c < u * cdf[cdf.len() - 1]).min(cdf.len() - 1);
+    let mut seen = std::collections::HashSet::with_capacity(nnz * 2);
+    let mut pairs = Vec::with_capacity(nnz);
+    let mut draws = 0usize;
+    while pairs.len() < nnz && draws < nnz * 3 {
+        draws += 1;
+        let u = draw(&user_cdf, rng.next_u64() as f64 / u64::MAX as f64);
+        let i = draw(&item_cdf, rng.next_u64() as f64 / u64::MAX as f64);
+        if seen.insert((u as u64) << 32 | i as u64) {
+            pairs.push((u as u32, i as u32));
+        }
+    }
+    let mut offsets: Vec<u64> = (0..pairs.len()).map(|_| rng.next_u64() % 30_000_000).collect();
+    offsets.sort_unstable();
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(out)?);
+    writeln!(w, "userId,itemId,rating,timestamp")?;
+    for (&(u, i), off) in pairs.iter().zip(offsets) {
+        writeln!(w, "{u},{i},{},{}", 1 + rng.next_u64() % 5, 1_600_000_000 + off)?;
+    }
+    w.flush()?;
+    Ok(ScaleSummary { out: out.display().to_string(), interactions: pairs.len(), users: nu, items: ni })
+}

@@ -1,0 +1,17 @@
+//! ShopAI batch: ingest, validate, version, explore, split, train, embed and bundle.
+//! The `shopai` binary (`main.rs`) parses arguments and calls these stages.
+#![deny(missing_docs)]
+
+pub mod build;
+pub mod config;
+pub mod dataset;
+pub mod eda;
+pub mod eval;
+pub mod ingest;
+pub mod log;
+pub mod parquet_io;
+pub mod pipeline;
+pub mod query;
+pub mod split;
+pub mod storage;
+pub mod synth;
