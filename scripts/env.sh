@@ -17,3 +17,7 @@ export WASM_BINDGEN_VERSION
 
 step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+# Python tools for tests (moto_server as the S3-API server; boto3 + pyarrow as independent clients).
+export SHOPAI_VENV="$SHOPAI_HOME/venv"
+export SHOPAI_PYTHON="$SHOPAI_VENV/bin/python"
+export MOTO_SERVER="$SHOPAI_VENV/bin/moto_server"

@@ -40,6 +40,12 @@ if [ ! -x "$SHOPAI_TOOLS/npm/node_modules/.bin/wasm-opt" ]; then
   npm install --prefix "$SHOPAI_TOOLS/npm" --no-audit --no-fund binaryen@132.0.0 >/dev/null
 fi
 
+if [ ! -x "$MOTO_SERVER" ] || ! "$SHOPAI_PYTHON" -c "import boto3, pyarrow" 2>/dev/null; then
+  step "python test tools (moto[server], boto3, pyarrow) in $SHOPAI_VENV"
+  python3 -m venv "$SHOPAI_VENV"
+  "$SHOPAI_VENV/bin/pip" install --quiet "moto[server]==5.*" "boto3" "pyarrow"
+fi
+
 if [ ! -d "$SHOPAI_ROOT/tests/node_modules/playwright-core" ]; then
   step "node test packages"
   (cd "$SHOPAI_ROOT/tests" && npm ci --no-audit --no-fund >/dev/null)

@@ -948,3 +948,24 @@ not json
         assert_eq!(clean_html("x &#x263A; y &bogus; z"), "x ☺ y &bogus; z");
     }
 }
+
+#[cfg(test)]
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        // The cargo-fuzz targets in fuzz/ explore further; this keeps the property in every CI run.
+        #[test]
+        fn readers_take_any_bytes(data in proptest::collection::vec(any::<u8>(), 0..400), prefix in 0usize..4) {
+            let heads: [&[u8]; 4] = [b"", b"userId,productId,rating,timestamp\n", b"{\"asin\":", b"item_id:token\ttitle\n"];
+            let mut bytes = heads[prefix].to_vec();
+            bytes.extend_from_slice(&data);
+            if let Ok(r) = read_ratings(&bytes, &RatingsOptions::default()) {
+                prop_assert!(r.ledger_balances());
+            }
+            let _ = read_catalog(&bytes);
+        }
+    }
+}

@@ -4,7 +4,8 @@ use crate::ingest::{Interactions, Product};
 use anyhow::{bail, Context, Result};
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{
-    Array, ArrayRef, Float32Array, Float64Array, ListArray, RecordBatch, StringArray, TimestampSecondArray, UInt64Array,
+    Array, ArrayRef, Float32Array, Float64Array, ListArray, RecordBatch, StringArray, TimestampMillisecondArray,
+    UInt64Array,
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -20,7 +21,7 @@ fn ratings_schema() -> Arc<Schema> {
         Field::new("user_id", DataType::Utf8, false),
         Field::new("product_id", DataType::Utf8, false),
         Field::new("rating", DataType::Float32, false),
-        Field::new("timestamp", DataType::Timestamp(TimeUnit::Second, Some("UTC".into())), false),
+        Field::new("timestamp", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false),
         Field::new("source_line", DataType::UInt64, false),
     ]))
 }
@@ -29,7 +30,8 @@ fn props() -> WriterProperties {
     WriterProperties::builder().set_compression(Compression::SNAPPY).build()
 }
 
-/// Ratings as parquet bytes (columns: user_id, product_id, rating, timestamp (UTC seconds), source_line).
+/// Ratings as parquet bytes (columns: user_id, product_id, rating, timestamp (UTC, millisecond unit; the
+/// values are whole seconds), source_line).
 pub fn write_ratings(t: &Interactions) -> Result<Vec<u8>> {
     let schema = ratings_schema();
     let mut buf = Vec::new();
@@ -40,7 +42,10 @@ pub fn write_ratings(t: &Interactions) -> Result<Vec<u8>> {
             Arc::new(StringArray::from_iter_values((start..end).map(|k| t.users.name(t.user[k])))),
             Arc::new(StringArray::from_iter_values((start..end).map(|k| t.items.name(t.item[k])))),
             Arc::new(Float32Array::from(t.rating[start..end].to_vec())),
-            Arc::new(TimestampSecondArray::from(t.timestamp[start..end].to_vec()).with_timezone("UTC")),
+            Arc::new(
+                TimestampMillisecondArray::from(t.timestamp[start..end].iter().map(|s| s * 1000).collect::<Vec<_>>())
+                    .with_timezone("UTC"),
+            ),
             Arc::new(UInt64Array::from(t.line[start..end].to_vec())),
         ];
         w.write(&RecordBatch::try_new(schema.clone(), cols)?)?;
@@ -66,13 +71,13 @@ pub fn read_ratings(bytes: Vec<u8>) -> Result<Interactions> {
         let b = batch?;
         let (u, i) = (col::<StringArray>(&b, "user_id")?, col::<StringArray>(&b, "product_id")?);
         let r = col::<Float32Array>(&b, "rating")?;
-        let ts = col::<TimestampSecondArray>(&b, "timestamp")?;
+        let ts = col::<TimestampMillisecondArray>(&b, "timestamp")?;
         let line = col::<UInt64Array>(&b, "source_line")?;
         if u.null_count() + i.null_count() > 0 {
             bail!("ratings parquet has null ids");
         }
         for k in 0..b.num_rows() {
-            t.push(u.value(k), i.value(k), r.value(k), ts.value(k), line.value(k));
+            t.push(u.value(k), i.value(k), r.value(k), ts.value(k).div_euclid(1000), line.value(k));
         }
     }
     Ok(t)
