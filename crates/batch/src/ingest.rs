@@ -326,7 +326,7 @@ const TS_KEYS: &[&str] = &["timestamp", "time", "unixreviewtime", "ts", "date"];
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
     if let Ok(v) = s.parse::<f64>() {
-        if !v.is_finite() || v < 0.0 || v > 1e16 {
+        if !(0.0..=1e16).contains(&v) {
             return None;
         }
         let secs = if v >= 1e11 { v / 1000.0 } else { v };
