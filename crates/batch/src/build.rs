@@ -22,6 +22,8 @@ pub struct BuildConfig {
     pub fusion: FusionWeights,
     /// Show progress bars.
     pub progress: bool,
+    /// Evaluation summary to record in the manifest.
+    pub eval: Option<serde_json::Value>,
 }
 
 /// What a build did, printed as JSON.
@@ -184,7 +186,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
             iterations: cfg.als.iterations as u32,
         },
         fusion: cfg.fusion,
-        eval: None,
+        eval: cfg.eval.clone(),
     };
     let parts = BundleParts {
         manifest,

@@ -177,12 +177,12 @@ pub fn compute(t: &Interactions, catalog: &[Product]) -> Eda {
     }
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// A bar chart of labelled values.
-fn bars(title: &str, data: &[(String, u64)]) -> String {
+pub(crate) fn bars(title: &str, data: &[(String, u64)]) -> String {
     let (w, h, pad) = (640.0, 220.0, 36.0);
     let max = data.iter().map(|d| d.1).max().unwrap_or(1).max(1) as f64;
     let bw = (w - 2.0 * pad) / data.len().max(1) as f64;

@@ -7,6 +7,7 @@ pub mod config;
 pub mod dataset;
 pub mod eda;
 pub mod eval;
+pub mod evaluate;
 pub mod ingest;
 pub mod log;
 pub mod parquet_io;

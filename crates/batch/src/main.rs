@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use shopai_batch::config::Config;
 use shopai_batch::storage::Location;
-use shopai_batch::{build, log, pipeline, query, synth};
+use shopai_batch::{build, evaluate, log, pipeline, query, synth};
 use shopai_core::als::AlsConfig;
 use shopai_core::service::{answer_recommend, answer_search, Filters, RecommendRequest, Scratch, SearchRequest};
 use shopai_core::FusionWeights;
@@ -49,7 +49,11 @@ enum Command {
     Split(StageArgs),
     /// Train ALS, embed product text and write a bundle (from processed data or raw files).
     Build(BuildArgs),
-    /// Run ingest → eda → split → build.
+    /// Grid-search ALS and the fusion weights on the validation split (writes out/tuned.json).
+    Tune(TuneArgs),
+    /// Evaluate popularity, vector-only, ALS-only and the fusion on the protocol (out/eval.{json,html}).
+    Evaluate(EvaluateArgs),
+    /// Run ingest → eda → split → tune → evaluate → build.
     Run(RunArgs),
     /// Answer search and recommendation requests from a bundle (prints JSON).
     Query(QueryArgs),
@@ -108,7 +112,60 @@ struct ModelArgs {
 }
 
 #[derive(Args, Debug)]
+struct TuneArgs {
+    /// Processed data folder (default: the one data/processed/LATEST names).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Where to write the chosen parameters (default: <out_dir>/tuned.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// ALS factor counts to try.
+    #[arg(long, value_delimiter = ',', default_values_t = shopai_batch::evaluate::Grid::default().factors)]
+    factors: Vec<usize>,
+    /// Regularization values to try.
+    #[arg(long, value_delimiter = ',', default_values_t = shopai_batch::evaluate::Grid::default().regularization)]
+    regularization: Vec<f32>,
+    /// Alpha values to try.
+    #[arg(long, value_delimiter = ',', default_values_t = shopai_batch::evaluate::Grid::default().alpha)]
+    alpha: Vec<f32>,
+    /// Content-similarity weights to try (the ALS weight is 1).
+    #[arg(long, value_delimiter = ',', default_values_t = shopai_batch::evaluate::Grid::default().vector)]
+    w_vector: Vec<f32>,
+    /// Popularity weights to try.
+    #[arg(long, value_delimiter = ',', default_values_t = shopai_batch::evaluate::Grid::default().popularity)]
+    w_popularity: Vec<f32>,
+    /// ALS iterations.
+    #[arg(long, default_value_t = AlsConfig::default().iterations)]
+    iterations: usize,
+    /// Seed.
+    #[arg(long, default_value_t = AlsConfig::default().seed)]
+    seed: u64,
+    /// Hashing-embedder dimensions.
+    #[arg(long, default_value_t = 256)]
+    dims: usize,
+}
+
+#[derive(Args, Debug)]
+struct EvaluateArgs {
+    /// Processed data folder (default: the one data/processed/LATEST names).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Parameters from `shopai tune` (default: <out_dir>/tuned.json; built-in defaults if absent).
+    #[arg(long)]
+    tuned: Option<PathBuf>,
+    /// Hashing-embedder dimensions.
+    #[arg(long, default_value_t = 256)]
+    dims: usize,
+}
+
+#[derive(Args, Debug)]
 struct BuildArgs {
+    /// Use the ALS parameters and fusion weights chosen by `shopai tune` (a tuned.json).
+    #[arg(long)]
+    tuned: Option<PathBuf>,
+    /// Record the headline metrics of this `shopai evaluate` output (an eval.json) in the manifest.
+    #[arg(long)]
+    eval: Option<PathBuf>,
     /// Raw interaction log (skips ingest; quarantined rows go to <out>.quarantine.jsonl).
     /// Without it, the processed data named by --data or data/processed/LATEST is used.
     #[arg(long)]
@@ -135,6 +192,9 @@ struct RunArgs {
     out: PathBuf,
     #[command(flatten)]
     model: ModelArgs,
+    /// Skip the ALS grid: use the given ALS parameters and tune only the fusion weights.
+    #[arg(long)]
+    quick_tune: bool,
 }
 
 #[derive(Args, Debug)]
@@ -267,13 +327,22 @@ fn run(cli: Cli) -> Result<()> {
             print_json(&pipeline::split(&dir)?)
         }
         Command::Build(a) => {
-            let bc = build::BuildConfig {
+            let mut bc = build::BuildConfig {
                 out: a.out.clone(),
                 dims: a.model.dims,
                 als: als_config(&a.model)?,
                 fusion: FusionWeights::default(),
                 progress,
+                eval: None,
             };
+            if let Some(t) = &a.tuned {
+                let tuned = read_tuned(t)?;
+                bc.als = tuned.als();
+                bc.fusion = tuned.fusion;
+            }
+            if let Some(e) = &a.eval {
+                bc.eval = Some(eval_headline(e)?);
+            }
             let (data, hash, ledger) = match &a.ratings {
                 Some(r) => {
                     let (d, h, l) =
@@ -290,6 +359,38 @@ fn run(cli: Cli) -> Result<()> {
             };
             print_json(&build::run(&data, &hash, &bc, ledger)?)
         }
+        Command::Tune(a) => {
+            let cfg = config()?;
+            let dir = pipeline::resolve_processed(&cfg, a.data.as_deref())?;
+            let exp = evaluate::Experiment::load(&dir)?;
+            let grid = evaluate::Grid {
+                factors: a.factors,
+                regularization: a.regularization,
+                alpha: a.alpha,
+                vector: a.w_vector,
+                popularity: a.w_popularity,
+            };
+            let base = base_config(a.dims, AlsConfig::default().iterations(a.iterations).seed(a.seed), progress);
+            let tuned = evaluate::tune(&exp, &grid, &base, progress)?;
+            let out = a.out.unwrap_or_else(|| cfg.paths.out_dir.join("tuned.json"));
+            build::write_atomic(&out, serde_json::to_string_pretty(&tuned)?.as_bytes())?;
+            log::info("wrote tuned parameters", serde_json::json!({"to": out}));
+            print_json(&serde_json::json!({
+                "factors": tuned.factors, "regularization": tuned.regularization, "alpha": tuned.alpha,
+                "fusion": tuned.fusion, "val_ndcg_als": tuned.val_ndcg_als, "val_ndcg_fusion": tuned.val_ndcg_fusion,
+                "trials": tuned.als_trials.len() + tuned.fusion_trials.len(), "out": out,
+            }))
+        }
+        Command::Evaluate(a) => {
+            let cfg = config()?;
+            let dir = pipeline::resolve_processed(&cfg, a.data.as_deref())?;
+            let report = evaluate_stage(&cfg, &dir, a.tuned, a.dims, progress)?;
+            print_json(&serde_json::json!({
+                "headline_test_all_at_10": report.headline,
+                "latency_us": report.latency_us,
+                "report": cfg.paths.out_dir.join("eval.html"),
+            }))
+        }
         Command::Run(a) => {
             let cfg = config()?;
             let s = ingest(&cfg, &a.ingest, progress)?;
@@ -298,17 +399,34 @@ fn run(cli: Cli) -> Result<()> {
             log::info("EDA", serde_json::json!({"report": cfg.paths.out_dir.join("eda.html"), "sparsity": e.sparsity}));
             let sp = pipeline::split(&dir)?;
             log::info("split", serde_json::json!({"rows": sp.rows}));
-            let p = pipeline::load_processed(&dir)?;
-            let data = shopai_batch::dataset::Dataset::new(&p.table, &p.catalog);
+            let exp = evaluate::Experiment::load(&dir)?;
+            let base = base_config(a.model.dims, als_config(&a.model)?, progress);
+            let grid = if a.quick_tune {
+                evaluate::Grid {
+                    factors: vec![a.model.factors],
+                    regularization: vec![a.model.regularization],
+                    alpha: vec![a.model.alpha],
+                    ..Default::default()
+                }
+            } else {
+                evaluate::Grid::default()
+            };
+            let tuned = evaluate::tune(&exp, &grid, &base, progress)?;
+            let tuned_path = cfg.paths.out_dir.join("tuned.json");
+            build::write_atomic(&tuned_path, serde_json::to_string_pretty(&tuned)?.as_bytes())?;
+            log::info("tuned", serde_json::json!({"fusion": tuned.fusion, "val_ndcg": tuned.val_ndcg_fusion}));
+            let report = evaluate_stage(&cfg, &dir, Some(tuned_path), a.model.dims, progress)?;
+            log::info("evaluated", serde_json::json!({"report": cfg.paths.out_dir.join("eval.html")}));
             let bc = build::BuildConfig {
                 out: a.out,
                 dims: a.model.dims,
-                als: als_config(&a.model)?,
-                fusion: FusionWeights::default(),
+                als: tuned.als(),
+                fusion: tuned.fusion,
                 progress,
+                eval: Some(headline_json(&report)),
             };
-            let b = build::run(&data, &s.version, &bc, None)?;
-            print_json(&serde_json::json!({"ingest": s, "split": sp.rows, "bundle": b}))
+            let b = build::run(&exp.data, &s.version, &bc, None)?;
+            print_json(&serde_json::json!({"ingest": s, "split": sp.rows, "headline_test_all_at_10": report.headline, "bundle": b}))
         }
         Command::Query(q) => {
             let bundle = query::load_bundle(&q.bundle)?;
@@ -355,6 +473,42 @@ fn run(cli: Cli) -> Result<()> {
         },
         Command::Config => print_json(&config()?),
     }
+}
+
+fn base_config(dims: usize, als: AlsConfig, progress: bool) -> build::BuildConfig {
+    build::BuildConfig { out: PathBuf::new(), dims, als, fusion: FusionWeights::default(), progress, eval: None }
+}
+
+fn read_tuned(path: &std::path::Path) -> Result<evaluate::Tuned> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {} (write it with `shopai tune`)", path.display()))
+}
+
+/// The part of an evaluation report that goes into a bundle's manifest.
+fn headline_json(r: &evaluate::EvalReport) -> serde_json::Value {
+    serde_json::json!({"protocol": "temporal 70/15/15, test, relevance all, K=10", "metrics": r.headline, "val_ndcg_at_10": r.tuned.val_ndcg_fusion})
+}
+
+fn eval_headline(path: &std::path::Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    Ok(serde_json::json!({"protocol": "temporal 70/15/15, test, relevance all, K=10", "metrics": v["headline"], "val_ndcg_at_10": v["tuned"]["val_ndcg_fusion"]}))
+}
+
+fn evaluate_stage(cfg: &Config, dir: &std::path::Path, tuned: Option<PathBuf>, dims: usize, progress: bool) -> Result<evaluate::EvalReport> {
+    let exp = evaluate::Experiment::load(dir)?;
+    let path = tuned.unwrap_or_else(|| cfg.paths.out_dir.join("tuned.json"));
+    let tuned = if path.exists() {
+        read_tuned(&path)?
+    } else {
+        log::info("no tuned.json; evaluating built-in defaults", serde_json::json!({"looked_for": path}));
+        let d = AlsConfig::default();
+        evaluate::Tuned { factors: d.factors, regularization: d.regularization, alpha: d.alpha, iterations: d.iterations, seed: d.seed, fusion: FusionWeights::default(), val_ndcg_als: 0.0, val_ndcg_fusion: 0.0, als_trials: vec![], fusion_trials: vec![] }
+    };
+    let report = evaluate::run(&exp, &tuned, &base_config(dims, tuned.als(), progress), progress)?;
+    build::write_atomic(&cfg.paths.out_dir.join("eval.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+    build::write_atomic(&cfg.paths.out_dir.join("eval.html"), evaluate::html(&report).as_bytes())?;
+    Ok(report)
 }
 
 fn ingest(cfg: &Config, a: &IngestArgs, progress: bool) -> Result<pipeline::IngestSummary> {

@@ -86,6 +86,9 @@ pub struct IngestInput {
     pub progress: bool,
 }
 
+/// Revision of the processed files' layout (parquet schemas, summary fields).
+pub const PROCESSED_LAYOUT: u32 = 2;
+
 /// `<data_dir>/processed`.
 pub fn processed_root(cfg: &Config) -> PathBuf {
     cfg.paths.data_dir.join("processed")
@@ -124,7 +127,8 @@ pub fn ingest(cfg: &Config, input: &IngestInput) -> Result<IngestSummary> {
         }
         None => None,
     };
-    let settings = serde_json::to_vec(&cfg.ingest)?;
+    // The processed-data layout is part of the version: a new layout re-processes unchanged input.
+    let settings = serde_json::to_vec(&(PROCESSED_LAYOUT, &cfg.ingest))?;
     let mut h = Sha256::new();
     for part in [&raw[..], raw_catalog.as_deref().unwrap_or(&[]), &settings[..]] {
         h.update((part.len() as u64).to_le_bytes());

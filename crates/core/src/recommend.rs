@@ -50,6 +50,21 @@ pub struct RecScratch {
     top: TopK,
 }
 
+impl RecScratch {
+    /// Standardized ALS scores from the last [`source_scores`] call.
+    pub fn collab(&self) -> &[f32] {
+        &self.collab
+    }
+    /// Standardized content scores from the last [`source_scores`] call.
+    pub fn vector(&self) -> &[f32] {
+        &self.vector
+    }
+    /// Standardized popularity from the last [`source_scores`] call.
+    pub fn popularity(&self) -> &[f32] {
+        &self.popularity
+    }
+}
+
 /// Scores of every item from each source, standardized; exposed for evaluation and tuning.
 pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecScratch) -> Result<()> {
     let n = view.n_items();

@@ -1,0 +1,340 @@
+//! `shopai tune` and `shopai evaluate`: the offline protocol of `EVAL_PROTOCOL.md` applied to the
+//! same code path the runtimes serve. For each evaluated user the bundle built from the history
+//! rows H scores every item through `shopai_core::recommend::source_scores` (ALS fold-in from
+//! quantized factors, content centroid, popularity), so what is measured is what ships.
+
+use crate::build::{build_bundle, progress, BuildConfig};
+use crate::dataset::{Dataset, Row};
+use crate::eval::{eval_set, evaluate, popularity_scores, EvalSet, Report, Variant};
+use crate::pipeline::load_processed;
+use crate::split::{take, temporal_split};
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use shopai_core::als::AlsConfig;
+use shopai_core::recommend::{source_scores, RecScratch};
+use shopai_core::{Bundle, FusionWeights};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// Cut-offs every report carries.
+pub const KS: [usize; 3] = [5, 10, 20];
+
+/// A dataset with the protocol's temporal split.
+pub struct Experiment {
+    /// Indexed data.
+    pub data: Dataset,
+    /// First 70% (time order).
+    pub train: Vec<Row>,
+    /// Next 15%.
+    pub val: Vec<Row>,
+    /// Last 15%.
+    pub test: Vec<Row>,
+}
+
+impl Experiment {
+    /// Load a processed folder and split it.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let p = load_processed(dir)?;
+        let data = Dataset::new(&p.table, &p.catalog);
+        let s = temporal_split(&p.table.timestamp, &p.table.line, 0.70, 0.15);
+        let rows = &data.interactions;
+        let (train, val, test) = (take(rows, &s.train), take(rows, &s.val), take(rows, &s.test));
+        Ok(Self { data, train, val, test })
+    }
+
+    /// Train + validation rows.
+    pub fn trainval(&self) -> Vec<Row> {
+        self.train.iter().chain(&self.val).copied().collect()
+    }
+}
+
+/// Standardized per-source scores for every evaluated user (row-major users × items).
+pub struct SourceMatrix {
+    n_items: usize,
+    collab: Vec<f32>,
+    vector: Vec<f32>,
+    popularity: Vec<f32>,
+    /// Microseconds to compute each user's scores (fold-in + both scans), for latency figures.
+    pub micros: Vec<f64>,
+}
+
+impl SourceMatrix {
+    /// Score every user of `set` with a bundle built from `h`.
+    pub fn compute(exp: &Experiment, h: &[Row], set: &EvalSet, cfg: &BuildConfig) -> Result<Self> {
+        let bytes = build_bundle(&exp.data, h, &BuildConfig { progress: false, ..cfg.clone() }, "evaluation")?;
+        let bundle = Bundle::load(&bytes)?;
+        let view = bundle.view();
+        let n = exp.data.item_ids.len();
+        let mut m = Self {
+            n_items: n,
+            collab: Vec::with_capacity(set.users.len() * n),
+            vector: Vec::with_capacity(set.users.len() * n),
+            popularity: Vec::with_capacity(set.users.len() * n),
+            micros: Vec::with_capacity(set.users.len()),
+        };
+        let mut scratch = RecScratch::default();
+        for hist in &set.history {
+            let t = Instant::now();
+            source_scores(&view, hist, &mut scratch)?;
+            m.micros.push(t.elapsed().as_secs_f64() * 1e6);
+            m.collab.extend_from_slice(scratch.collab());
+            m.vector.extend_from_slice(scratch.vector());
+            m.popularity.extend_from_slice(scratch.popularity());
+        }
+        Ok(m)
+    }
+
+    /// Metrics of the fused score `w · sources`.
+    pub fn report(&self, set: &EvalSet, w: FusionWeights) -> Report {
+        let n = self.n_items;
+        evaluate(set, &KS, |pos, _, out| {
+            let r = pos * n..(pos + 1) * n;
+            for (((o, c), v), p) in out.iter_mut().zip(&self.collab[r.clone()]).zip(&self.vector[r.clone()]).zip(&self.popularity[r]) {
+                *o = w.collab * c + w.vector * v + w.popularity * p;
+            }
+        })
+    }
+}
+
+/// ALS and fusion grids.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Grid {
+    /// Factor counts.
+    pub factors: Vec<usize>,
+    /// Regularization values.
+    pub regularization: Vec<f32>,
+    /// Alpha values.
+    pub alpha: Vec<f32>,
+    /// Content weights (ALS weight fixed at 1).
+    pub vector: Vec<f32>,
+    /// Popularity weights.
+    pub popularity: Vec<f32>,
+}
+
+impl Default for Grid {
+    fn default() -> Self {
+        Self {
+            factors: vec![16, 32, 64],
+            regularization: vec![0.05, 0.5, 5.0],
+            alpha: vec![0.5, 1.0, 2.0, 5.0],
+            vector: vec![0.0, 0.05, 0.1, 0.2, 0.3, 0.5],
+            popularity: vec![0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0],
+        }
+    }
+}
+
+/// What tuning chose, and the evidence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tuned {
+    /// Chosen ALS factors.
+    pub factors: usize,
+    /// Chosen regularization.
+    pub regularization: f32,
+    /// Chosen alpha.
+    pub alpha: f32,
+    /// Iterations.
+    pub iterations: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Chosen fusion weights.
+    pub fusion: FusionWeights,
+    /// Validation NDCG@10 ("all") of the chosen ALS alone.
+    pub val_ndcg_als: f64,
+    /// Validation NDCG@10 ("all") of the chosen fusion.
+    pub val_ndcg_fusion: f64,
+    /// Every ALS configuration tried: (factors, regularization, alpha, val NDCG@10).
+    pub als_trials: Vec<(usize, f32, f32, f64)>,
+    /// Every fusion tried: (vector, collab, popularity, val NDCG@10).
+    pub fusion_trials: Vec<(f32, f32, f32, f64)>,
+}
+
+impl Tuned {
+    /// The ALS configuration.
+    pub fn als(&self) -> AlsConfig {
+        AlsConfig::default()
+            .factors(self.factors)
+            .regularization(self.regularization)
+            .alpha(self.alpha)
+            .iterations(self.iterations)
+            .seed(self.seed)
+    }
+}
+
+/// Grid-search ALS (alone) and then the fusion weights, on validation (model fit on train).
+pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Result<Tuned> {
+    let set = eval_set(exp.data.user_ids.len(), exp.data.item_ids.len(), &exp.train, &exp.val, Variant::All);
+    let total = grid.factors.len() * grid.regularization.len() * grid.alpha.len();
+    let pb = progress(show, total as u64, "tune ALS");
+    let mut als_trials = Vec::new();
+    let mut best: Option<(f64, AlsConfig, SourceMatrix)> = None;
+    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0 };
+    for &f in &grid.factors {
+        for &reg in &grid.regularization {
+            for &alpha in &grid.alpha {
+                let als = AlsConfig { factors: f, regularization: reg, alpha, ..base.als };
+                let m = SourceMatrix::compute(exp, &exp.train, &set, &BuildConfig { als, ..base.clone() })?;
+                let ndcg = m.report(&set, als_only).ndcg(10);
+                als_trials.push((f, reg, alpha, ndcg));
+                pb.inc(1);
+                if best.as_ref().is_none_or(|b| ndcg > b.0) {
+                    best = Some((ndcg, als, m));
+                }
+            }
+        }
+    }
+    pb.finish_and_clear();
+    let (val_ndcg_als, als, m) = best.ok_or_else(|| anyhow::anyhow!("the ALS grid is empty"))?;
+    let mut fusion_trials = Vec::new();
+    let mut best_w = (val_ndcg_als, als_only);
+    for &v in &grid.vector {
+        for &p in &grid.popularity {
+            let w = FusionWeights { vector: v, collab: 1.0, popularity: p };
+            let ndcg = m.report(&set, w).ndcg(10);
+            fusion_trials.push((v, 1.0, p, ndcg));
+            if ndcg > best_w.0 {
+                best_w = (ndcg, w);
+            }
+        }
+    }
+    Ok(Tuned {
+        factors: als.factors,
+        regularization: als.regularization,
+        alpha: als.alpha,
+        iterations: als.iterations,
+        seed: als.seed,
+        fusion: best_w.1,
+        val_ndcg_als,
+        val_ndcg_fusion: best_w.0,
+        als_trials,
+        fusion_trials,
+    })
+}
+
+/// One variant's metrics on one part and relevance variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row4 {
+    /// Model variant.
+    pub model: String,
+    /// `val` or `test`, or a test segment.
+    pub split: String,
+    /// `all` or `pos`.
+    pub relevance: Variant,
+    /// Metrics.
+    pub report: Report,
+}
+
+/// The evaluation report.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    /// Parameters evaluated.
+    pub tuned: Tuned,
+    /// All rows.
+    pub rows: Vec<Row4>,
+    /// Headline (test, "all", K=10) per model.
+    pub headline: BTreeMap<String, crate::eval::AtK>,
+    /// Per-user scoring latency in µs on the test bundle (fold-in + scans over the catalog).
+    pub latency_us: BTreeMap<String, f64>,
+    /// Embedding cost estimate for the catalog with OpenAI text-embedding-3-large.
+    pub embedding_cost: BTreeMap<String, f64>,
+}
+
+fn variants(tuned: &Tuned) -> Vec<(&'static str, Option<FusionWeights>)> {
+    vec![
+        ("popularity", None),
+        ("vector-only", Some(FusionWeights { vector: 1.0, collab: 0.0, popularity: 0.0 })),
+        ("als-only", Some(FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0 })),
+        ("fusion", Some(tuned.fusion)),
+    ]
+}
+
+fn percentile(v: &[f64], q: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s.get(((s.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0)
+}
+
+/// Evaluate the tuned configuration: validation (fit on train) and test (fit on train+val), both
+/// relevance variants, each third of the test period, plus latency and cost figures.
+pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> Result<EvalReport> {
+    let cfg = BuildConfig { als: tuned.als(), fusion: tuned.fusion, ..base.clone() };
+    let (nu, ni) = (exp.data.user_ids.len(), exp.data.item_ids.len());
+    let trainval = exp.trainval();
+    let mut rows = Vec::new();
+    let mut latency = Vec::new();
+    // Test segments: thirds of the test period, in time order.
+    let third = exp.test.len().div_ceil(3);
+    let segments: Vec<(String, &[Row])> =
+        exp.test.chunks(third.max(1)).enumerate().map(|(k, c)| (format!("test-segment-{}", k + 1), c)).collect();
+    let mut parts: Vec<(String, &[Row], &[Row])> = vec![("val".into(), &exp.train, &exp.val), ("test".into(), &trainval, &exp.test)];
+    parts.extend(segments.iter().map(|(n, c)| (n.clone(), &trainval[..], *c)));
+    let pb = progress(show, parts.len() as u64 * 2, "evaluate");
+    for (name, h, e) in parts {
+        for relevance in [Variant::All, Variant::Pos] {
+            let set = eval_set(nu, ni, h, e, relevance);
+            let m = SourceMatrix::compute(exp, h, &set, &cfg)?;
+            if name == "test" && relevance == Variant::All {
+                latency = m.micros.clone();
+            }
+            let pop = popularity_scores(ni, h);
+            for (model, w) in variants(tuned) {
+                let report = match w {
+                    None => evaluate(&set, &KS, |_, _, s| s.copy_from_slice(&pop)),
+                    Some(w) => m.report(&set, w),
+                };
+                rows.push(Row4 { model: model.into(), split: name.clone(), relevance, report });
+            }
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    let headline = rows
+        .iter()
+        .filter(|r| r.split == "test" && r.relevance == Variant::All)
+        .filter_map(|r| r.report.at.get(&10).map(|m| (r.model.clone(), *m)))
+        .collect();
+    let tokens: f64 = exp.data.texts.iter().map(|t| (t.len() as f64 / 4.0).ceil()).sum();
+    let latency_us = [("p50", 0.5), ("p95", 0.95), ("max", 1.0)].iter().map(|(k, q)| (k.to_string(), percentile(&latency, *q))).collect();
+    let embedding_cost = BTreeMap::from([
+        ("catalog_tokens_estimate".to_string(), tokens),
+        ("usd_per_million_tokens".to_string(), 0.13),
+        ("usd_catalog_once".to_string(), tokens / 1e6 * 0.13),
+    ]);
+    Ok(EvalReport { tuned: tuned.clone(), rows, headline, latency_us, embedding_cost })
+}
+
+/// The report as one self-contained HTML page.
+pub fn html(r: &EvalReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::from("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>ShopAI evaluation</title><style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2rem auto;color:#1d232a}table{border-collapse:collapse;margin:1rem 0}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd}td.n{text-align:right;font-variant-numeric:tabular-nums}figcaption{font-weight:600}svg{width:100%;max-width:640px;background:#fafafa}</style><h1>Offline evaluation</h1>");
+    let _ = write!(s, "<p>Protocol: temporal 70/15/15, tuned on validation (model fit on train), reported on test (model re-fit on train+val). ALS factors {}, λ {}, α {}; fusion weights vector {}, collab {}, popularity {}.</p>",
+        r.tuned.factors, r.tuned.regularization, r.tuned.alpha, r.tuned.fusion.vector, r.tuned.fusion.collab, r.tuned.fusion.popularity);
+    let bars: Vec<(String, u64)> = r.headline.iter().map(|(k, m)| (k.clone(), (m.ndcg * 10000.0).round() as u64)).collect();
+    s.push_str(&crate::eda::bars("Test NDCG@10 × 10⁴ (relevance: all)", &bars));
+    for split in ["test", "val", "test-segment-1", "test-segment-2", "test-segment-3"] {
+        for relevance in [Variant::All, Variant::Pos] {
+            let rows: Vec<&Row4> = r.rows.iter().filter(|x| x.split == split && x.relevance == relevance).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let _ = write!(s, "<h2>{split}, relevance {relevance:?} ({} users)</h2><table><tr><th>model</th>", rows[0].report.users);
+            for k in KS {
+                let _ = write!(s, "<th>P@{k}</th><th>R@{k}</th><th>NDCG@{k}</th><th>Cov@{k}</th>");
+            }
+            s.push_str("</tr>");
+            for row in rows {
+                let _ = write!(s, "<tr><td>{}</td>", crate::eda::esc(&row.model));
+                for k in KS {
+                    let m = row.report.at.get(&k).copied().unwrap_or_default();
+                    let _ = write!(s, "<td class=n>{:.4}</td><td class=n>{:.4}</td><td class=n>{:.4}</td><td class=n>{:.4}</td>", m.precision, m.recall, m.ndcg, m.coverage);
+                }
+                s.push_str("</tr>");
+            }
+            s.push_str("</table>");
+        }
+    }
+    let _ = write!(s, "<h2>Serving cost</h2><p>Per-user scoring (fold-in + scoring the whole catalog from the bundle), native: p50 {:.0} µs, p95 {:.0} µs. Embedding the catalog once with text-embedding-3-large: ≈{:.0} tokens, ≈${:.4}.</p></html>\n",
+        r.latency_us.get("p50").copied().unwrap_or(0.0), r.latency_us.get("p95").copied().unwrap_or(0.0),
+        r.embedding_cost["catalog_tokens_estimate"], r.embedding_cost["usd_catalog_once"]);
+    s
+}
