@@ -24,6 +24,25 @@ pub struct BuildConfig {
     pub progress: bool,
     /// Evaluation summary to record in the manifest.
     pub eval: Option<serde_json::Value>,
+    /// Item-to-item source: EASE λ and neighbours kept per item (None: no item-to-item section).
+    pub ease: Option<(f32, usize)>,
+    /// Popularity half-life in days (None: plain interaction counts).
+    pub popularity_half_life_days: Option<f32>,
+}
+
+/// Popularity of each item over `rows`: plain counts, or counts decayed by age relative to the
+/// newest row with the given half-life (a "trending" signal).
+pub fn popularity(n_items: usize, rows: &[Row], half_life_days: Option<f32>) -> Vec<f32> {
+    let mut p = vec![0f32; n_items];
+    match half_life_days {
+        None => rows.iter().for_each(|&(_, i, _, _)| p[i as usize] += 1.0),
+        Some(h) => {
+            let newest = rows.iter().map(|r| r.3).max().unwrap_or(0);
+            let rate = std::f64::consts::LN_2 / (h as f64 * 86_400.0);
+            rows.iter().for_each(|&(_, i, _, t)| p[i as usize] += (-(newest - t) as f64 * rate).exp() as f32);
+        }
+    }
+    p
 }
 
 /// What a build did, printed as JSON.
@@ -197,9 +216,13 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         vectors: QuantMatrix::from_f32(&vectors, cfg.dims),
         factors,
         gram: gram(&deq, k, cfg.als.regularization),
-        popularity: data.popularity(train_rows),
+        popularity: popularity(data.item_ids.len(), train_rows, cfg.popularity_half_life_days),
         user_ids: data.user_ids.clone(),
         user_history,
+        item_neighbors: match cfg.ease {
+            Some((lambda, k)) => crate::ease::neighbors(&matrix, lambda, k).unwrap_or_default(),
+            None => Vec::new(),
+        },
     };
     Ok(parts.to_bytes()?)
 }

@@ -54,6 +54,8 @@ pub struct SourceMatrix {
     n_items: usize,
     collab: Vec<f32>,
     vector: Vec<f32>,
+    item: Vec<f32>,
+    /// Popularity does not depend on the user: one standardized vector.
     popularity: Vec<f32>,
     /// Microseconds to compute each user's scores (fold-in + both scans), for latency figures.
     pub micros: Vec<f64>,
@@ -70,7 +72,8 @@ impl SourceMatrix {
             n_items: n,
             collab: Vec::with_capacity(set.users.len() * n),
             vector: Vec::with_capacity(set.users.len() * n),
-            popularity: Vec::with_capacity(set.users.len() * n),
+            item: Vec::with_capacity(set.users.len() * n),
+            popularity: Vec::new(),
             micros: Vec::with_capacity(set.users.len()),
         };
         let mut scratch = RecScratch::default();
@@ -80,9 +83,19 @@ impl SourceMatrix {
             m.micros.push(t.elapsed().as_secs_f64() * 1e6);
             m.collab.extend_from_slice(scratch.collab());
             m.vector.extend_from_slice(scratch.vector());
-            m.popularity.extend_from_slice(scratch.popularity());
+            m.item.extend_from_slice(scratch.item());
+            if m.popularity.is_empty() {
+                m.popularity = scratch.popularity().to_vec();
+            }
         }
         Ok(m)
+    }
+
+    /// Replace the popularity source (e.g. with a time-decayed variant), standardized as core does.
+    pub fn with_popularity(mut self, raw: &[f32]) -> Self {
+        self.popularity = raw.iter().map(|c| c.max(0.0).ln_1p()).collect();
+        shopai_core::recommend::standardize(&mut self.popularity);
+        self
     }
 
     /// Metrics of the fused score `w · sources`.
@@ -90,8 +103,10 @@ impl SourceMatrix {
         let n = self.n_items;
         evaluate(set, &KS, |pos, _, out| {
             let r = pos * n..(pos + 1) * n;
-            for (((o, c), v), p) in out.iter_mut().zip(&self.collab[r.clone()]).zip(&self.vector[r.clone()]).zip(&self.popularity[r]) {
-                *o = w.collab * c + w.vector * v + w.popularity * p;
+            let sources =
+                self.collab[r.clone()].iter().zip(&self.vector[r.clone()]).zip(&self.item[r]).zip(&self.popularity);
+            for (o, (((c, v), it), p)) in out.iter_mut().zip(sources) {
+                *o = w.collab * c + w.vector * v + w.popularity * p + w.item * it;
             }
         })
     }
@@ -110,6 +125,18 @@ pub struct Grid {
     pub vector: Vec<f32>,
     /// Popularity weights.
     pub popularity: Vec<f32>,
+    /// Item-to-item (EASE) weights.
+    pub item: Vec<f32>,
+    /// ALS weights (0 lets the item-to-item source stand alone, as on very sparse logs).
+    pub collab: Vec<f32>,
+    /// EASE λ values (empty: no item-to-item source).
+    pub ease_lambda: Vec<f32>,
+    /// Popularity half-lives in days (0 = plain counts).
+    pub half_life_days: Vec<f32>,
+    /// A fusion is only chosen if its validation coverage@10 is at least this fraction of the
+    /// ALS-only model's: NDCG differences among blends are within noise on small validation sets,
+    /// while a collapse of coverage onto popular items is not.
+    pub min_relative_coverage: f64,
 }
 
 impl Default for Grid {
@@ -118,11 +145,19 @@ impl Default for Grid {
             factors: vec![16, 32, 64],
             regularization: vec![0.05, 0.5, 5.0],
             alpha: vec![0.5, 1.0, 2.0, 5.0],
-            vector: vec![0.0, 0.05, 0.1, 0.2, 0.3, 0.5],
-            popularity: vec![0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0],
+            vector: vec![0.0, 0.1, 0.2, 0.4],
+            popularity: vec![0.0, 0.1, 0.2, 0.4, 0.8],
+            item: vec![0.0, 0.25, 0.5, 1.0, 2.0],
+            collab: vec![0.0, 1.0],
+            ease_lambda: vec![100.0, 300.0, 1000.0],
+            half_life_days: vec![0.0, 30.0, 90.0, 365.0],
+            min_relative_coverage: 0.9,
         }
     }
 }
+
+/// Neighbours kept per item for the item-to-item source.
+pub const NEIGHBORS: usize = 100;
 
 /// What tuning chose, and the evidence.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,14 +174,20 @@ pub struct Tuned {
     pub seed: u64,
     /// Chosen fusion weights.
     pub fusion: FusionWeights,
+    /// Chosen EASE λ (None: no item-to-item source).
+    #[serde(default)]
+    pub ease_lambda: Option<f32>,
+    /// Chosen popularity half-life in days (None: plain counts).
+    #[serde(default)]
+    pub popularity_half_life_days: Option<f32>,
     /// Validation NDCG@10 ("all") of the chosen ALS alone.
     pub val_ndcg_als: f64,
     /// Validation NDCG@10 ("all") of the chosen fusion.
     pub val_ndcg_fusion: f64,
     /// Every ALS configuration tried: (factors, regularization, alpha, val NDCG@10).
     pub als_trials: Vec<(usize, f32, f32, f64)>,
-    /// Every fusion tried: (vector, collab, popularity, val NDCG@10).
-    pub fusion_trials: Vec<(f32, f32, f32, f64)>,
+    /// Every fusion tried: (EASE λ, half-life, weights, val NDCG@10).
+    pub fusion_trials: Vec<(Option<f32>, Option<f32>, FusionWeights, f64)>,
 }
 
 impl Tuned {
@@ -159,6 +200,36 @@ impl Tuned {
             .iterations(self.iterations)
             .seed(self.seed)
     }
+
+    /// A build configuration with these parameters.
+    pub fn apply(&self, base: &BuildConfig) -> BuildConfig {
+        BuildConfig {
+            als: self.als(),
+            fusion: self.fusion,
+            ease: self.ease_lambda.map(|l| (l, NEIGHBORS)),
+            popularity_half_life_days: self.popularity_half_life_days,
+            ..base.clone()
+        }
+    }
+
+    /// Defaults, untuned.
+    pub fn defaults() -> Self {
+        let d = AlsConfig::default();
+        Self {
+            factors: d.factors,
+            regularization: d.regularization,
+            alpha: d.alpha,
+            iterations: d.iterations,
+            seed: d.seed,
+            fusion: FusionWeights::default(),
+            ease_lambda: None,
+            popularity_half_life_days: None,
+            val_ndcg_als: 0.0,
+            val_ndcg_fusion: 0.0,
+            als_trials: vec![],
+            fusion_trials: vec![],
+        }
+    }
 }
 
 /// Grid-search ALS (alone) and then the fusion weights, on validation (model fit on train).
@@ -168,7 +239,7 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
     let pb = progress(show, total as u64, "tune ALS");
     let mut als_trials = Vec::new();
     let mut best: Option<(f64, AlsConfig, SourceMatrix)> = None;
-    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0 };
+    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0 };
     for &f in &grid.factors {
         for &reg in &grid.regularization {
             for &alpha in &grid.alpha {
@@ -184,28 +255,65 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
         }
     }
     pb.finish_and_clear();
-    let (val_ndcg_als, als, m) = best.ok_or_else(|| anyhow::anyhow!("the ALS grid is empty"))?;
+    let (val_ndcg_als, als, m_plain) = best.ok_or_else(|| anyhow::anyhow!("the ALS grid is empty"))?;
+    let als_coverage = m_plain.report(&set, als_only).at.get(&10).map_or(0.0, |m| m.coverage);
+    let min_coverage = grid.min_relative_coverage * als_coverage;
+    let n_items = exp.data.item_ids.len();
+    let too_big = n_items > crate::ease::MAX_ITEMS;
+    let lambdas: Vec<Option<f32>> = if grid.ease_lambda.is_empty() || too_big {
+        vec![None]
+    } else {
+        grid.ease_lambda.iter().map(|&l| Some(l)).collect()
+    };
+    let pb = progress(show, lambdas.len() as u64, "tune fusion");
     let mut fusion_trials = Vec::new();
-    let mut best_w = (val_ndcg_als, als_only);
-    for &v in &grid.vector {
-        for &p in &grid.popularity {
-            let w = FusionWeights { vector: v, collab: 1.0, popularity: p };
-            let ndcg = m.report(&set, w).ndcg(10);
-            fusion_trials.push((v, 1.0, p, ndcg));
-            if ndcg > best_w.0 {
-                best_w = (ndcg, w);
+    let mut best_f = (val_ndcg_als, als_only, None, None);
+    let mut m_plain = Some(m_plain);
+    for lambda in lambdas {
+        let m = match lambda {
+            None => m_plain.take().ok_or_else(|| anyhow::anyhow!("internal: source matrix reused"))?,
+            Some(l) => {
+                let cfg = BuildConfig { als, ease: Some((l, NEIGHBORS)), ..base.clone() };
+                SourceMatrix::compute(exp, &exp.train, &set, &cfg)?
+            }
+        };
+        let mut m = m;
+        for &hl in &grid.half_life_days {
+            let half_life = (hl > 0.0).then_some(hl);
+            m = m.with_popularity(&crate::build::popularity(n_items, &exp.train, half_life));
+            for &c in &grid.collab {
+                for &v in &grid.vector {
+                    for &p in &grid.popularity {
+                        for &it in if lambda.is_some() { &grid.item[..] } else { &[0.0][..] } {
+                            if c == 0.0 && it == 0.0 {
+                                continue;
+                            }
+                            let w = FusionWeights { vector: v, collab: c, popularity: p, item: it };
+                            let r = m.report(&set, w);
+                            let (ndcg, coverage) = r.at.get(&10).map_or((0.0, 0.0), |m| (m.ndcg, m.coverage));
+                            fusion_trials.push((lambda, half_life, w, ndcg));
+                            if ndcg > best_f.0 && coverage >= min_coverage {
+                                best_f = (ndcg, w, lambda, half_life);
+                            }
+                        }
+                    }
+                }
             }
         }
+        pb.inc(1);
     }
+    pb.finish_and_clear();
     Ok(Tuned {
         factors: als.factors,
         regularization: als.regularization,
         alpha: als.alpha,
         iterations: als.iterations,
         seed: als.seed,
-        fusion: best_w.1,
+        fusion: best_f.1,
+        ease_lambda: best_f.2.filter(|_| best_f.1.item > 0.0),
+        popularity_half_life_days: best_f.3,
         val_ndcg_als,
-        val_ndcg_fusion: best_w.0,
+        val_ndcg_fusion: best_f.0,
         als_trials,
         fusion_trials,
     })
@@ -239,13 +347,15 @@ pub struct EvalReport {
     pub embedding_cost: BTreeMap<String, f64>,
 }
 
+/// The models reported: `None` weights mean the protocol's popularity (raw counts in H).
 fn variants(tuned: &Tuned) -> Vec<(&'static str, Option<FusionWeights>)> {
-    vec![
-        ("popularity", None),
-        ("vector-only", Some(FusionWeights { vector: 1.0, collab: 0.0, popularity: 0.0 })),
-        ("als-only", Some(FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0 })),
-        ("fusion", Some(tuned.fusion)),
-    ]
+    let only = |vector, collab, item| Some(FusionWeights { vector, collab, popularity: 0.0, item });
+    let mut v = vec![("popularity", None), ("vector-only", only(1.0, 0.0, 0.0)), ("als-only", only(0.0, 1.0, 0.0))];
+    if tuned.ease_lambda.is_some() {
+        v.push(("item-to-item", only(0.0, 0.0, 1.0)));
+    }
+    v.push(("fusion", Some(tuned.fusion)));
+    v
 }
 
 fn percentile(v: &[f64], q: f64) -> f64 {
@@ -257,7 +367,7 @@ fn percentile(v: &[f64], q: f64) -> f64 {
 /// Evaluate the tuned configuration: validation (fit on train) and test (fit on train+val), both
 /// relevance variants, each third of the test period, plus latency and cost figures.
 pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> Result<EvalReport> {
-    let cfg = BuildConfig { als: tuned.als(), fusion: tuned.fusion, ..base.clone() };
+    let cfg = tuned.apply(base);
     let (nu, ni) = (exp.data.user_ids.len(), exp.data.item_ids.len());
     let trainval = exp.trainval();
     let mut rows = Vec::new();
@@ -266,7 +376,8 @@ pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> R
     let third = exp.test.len().div_ceil(3);
     let segments: Vec<(String, &[Row])> =
         exp.test.chunks(third.max(1)).enumerate().map(|(k, c)| (format!("test-segment-{}", k + 1), c)).collect();
-    let mut parts: Vec<(String, &[Row], &[Row])> = vec![("val".into(), &exp.train, &exp.val), ("test".into(), &trainval, &exp.test)];
+    let mut parts: Vec<(String, &[Row], &[Row])> =
+        vec![("val".into(), &exp.train, &exp.val), ("test".into(), &trainval, &exp.test)];
     parts.extend(segments.iter().map(|(n, c)| (n.clone(), &trainval[..], *c)));
     let pb = progress(show, parts.len() as u64 * 2, "evaluate");
     for (name, h, e) in parts {
@@ -294,7 +405,10 @@ pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> R
         .filter_map(|r| r.report.at.get(&10).map(|m| (r.model.clone(), *m)))
         .collect();
     let tokens: f64 = exp.data.texts.iter().map(|t| (t.len() as f64 / 4.0).ceil()).sum();
-    let latency_us = [("p50", 0.5), ("p95", 0.95), ("max", 1.0)].iter().map(|(k, q)| (k.to_string(), percentile(&latency, *q))).collect();
+    let latency_us = [("p50", 0.5), ("p95", 0.95), ("max", 1.0)]
+        .iter()
+        .map(|(k, q)| (k.to_string(), percentile(&latency, *q)))
+        .collect();
     let embedding_cost = BTreeMap::from([
         ("catalog_tokens_estimate".to_string(), tokens),
         ("usd_per_million_tokens".to_string(), 0.13),
@@ -309,7 +423,8 @@ pub fn html(r: &EvalReport) -> String {
     let mut s = String::from("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>ShopAI evaluation</title><style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2rem auto;color:#1d232a}table{border-collapse:collapse;margin:1rem 0}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd}td.n{text-align:right;font-variant-numeric:tabular-nums}figcaption{font-weight:600}svg{width:100%;max-width:640px;background:#fafafa}</style><h1>Offline evaluation</h1>");
     let _ = write!(s, "<p>Protocol: temporal 70/15/15, tuned on validation (model fit on train), reported on test (model re-fit on train+val). ALS factors {}, λ {}, α {}; fusion weights vector {}, collab {}, popularity {}.</p>",
         r.tuned.factors, r.tuned.regularization, r.tuned.alpha, r.tuned.fusion.vector, r.tuned.fusion.collab, r.tuned.fusion.popularity);
-    let bars: Vec<(String, u64)> = r.headline.iter().map(|(k, m)| (k.clone(), (m.ndcg * 10000.0).round() as u64)).collect();
+    let bars: Vec<(String, u64)> =
+        r.headline.iter().map(|(k, m)| (k.clone(), (m.ndcg * 10000.0).round() as u64)).collect();
     s.push_str(&crate::eda::bars("Test NDCG@10 × 10⁴ (relevance: all)", &bars));
     for split in ["test", "val", "test-segment-1", "test-segment-2", "test-segment-3"] {
         for relevance in [Variant::All, Variant::Pos] {
@@ -317,7 +432,11 @@ pub fn html(r: &EvalReport) -> String {
             if rows.is_empty() {
                 continue;
             }
-            let _ = write!(s, "<h2>{split}, relevance {relevance:?} ({} users)</h2><table><tr><th>model</th>", rows[0].report.users);
+            let _ = write!(
+                s,
+                "<h2>{split}, relevance {relevance:?} ({} users)</h2><table><tr><th>model</th>",
+                rows[0].report.users
+            );
             for k in KS {
                 let _ = write!(s, "<th>P@{k}</th><th>R@{k}</th><th>NDCG@{k}</th><th>Cov@{k}</th>");
             }
@@ -326,7 +445,11 @@ pub fn html(r: &EvalReport) -> String {
                 let _ = write!(s, "<tr><td>{}</td>", crate::eda::esc(&row.model));
                 for k in KS {
                     let m = row.report.at.get(&k).copied().unwrap_or_default();
-                    let _ = write!(s, "<td class=n>{:.4}</td><td class=n>{:.4}</td><td class=n>{:.4}</td><td class=n>{:.4}</td>", m.precision, m.recall, m.ndcg, m.coverage);
+                    let _ = write!(
+                        s,
+                        "<td class=n>{:.4}</td><td class=n>{:.4}</td><td class=n>{:.4}</td><td class=n>{:.4}</td>",
+                        m.precision, m.recall, m.ndcg, m.coverage
+                    );
                 }
                 s.push_str("</tr>");
             }

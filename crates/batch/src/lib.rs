@@ -5,6 +5,7 @@
 pub mod build;
 pub mod config;
 pub mod dataset;
+pub mod ease;
 pub mod eda;
 pub mod eval;
 pub mod evaluate;

@@ -66,6 +66,8 @@ enum Command {
     Synth(SynthArgs),
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Time ALS training on a ratings file (seconds per iteration, as JSON); see scripts/bench-als.sh.
+    BenchAls(BenchAlsArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -134,6 +136,21 @@ struct TuneArgs {
     /// Popularity weights to try.
     #[arg(long, value_delimiter = ',', default_values_t = shopai_batch::evaluate::Grid::default().popularity)]
     w_popularity: Vec<f32>,
+    /// Item-to-item (EASE) weights to try.
+    #[arg(long, value_delimiter = ',', default_values_t = shopai_batch::evaluate::Grid::default().item)]
+    w_item: Vec<f32>,
+    /// ALS weights to try in the fusion.
+    #[arg(long, value_delimiter = ',', default_values_t = shopai_batch::evaluate::Grid::default().collab)]
+    w_collab: Vec<f32>,
+    /// EASE λ values to try (empty list: no item-to-item source).
+    #[arg(long, value_delimiter = ',', default_values_t = shopai_batch::evaluate::Grid::default().ease_lambda)]
+    ease_lambda: Vec<f32>,
+    /// Only choose a fusion whose validation coverage@10 is at least this fraction of ALS-only's.
+    #[arg(long, default_value_t = shopai_batch::evaluate::Grid::default().min_relative_coverage)]
+    min_relative_coverage: f64,
+    /// Popularity half-lives in days to try (0 = plain counts).
+    #[arg(long, value_delimiter = ',', default_values_t = shopai_batch::evaluate::Grid::default().half_life_days)]
+    half_life_days: Vec<f32>,
     /// ALS iterations.
     #[arg(long, default_value_t = AlsConfig::default().iterations)]
     iterations: usize,
@@ -247,6 +264,28 @@ enum QueryKind {
 }
 
 #[derive(Args, Debug)]
+struct BenchAlsArgs {
+    /// Ratings file (any format `ingest` reads); every pair becomes a 1 in the binary matrix.
+    #[arg(long)]
+    ratings: PathBuf,
+    /// Latent factors.
+    #[arg(long, default_value_t = 64)]
+    factors: usize,
+    /// Iterations.
+    #[arg(long, default_value_t = 15)]
+    iterations: usize,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Regularization.
+    #[arg(long, default_value_t = 0.05)]
+    regularization: f32,
+    /// Alpha.
+    #[arg(long, default_value_t = 1.0)]
+    alpha: f32,
+}
+
+#[derive(Args, Debug)]
 struct SynthArgs {
     /// Output folder (storefront) or file (--scale).
     #[arg(long, default_value = "data/synth")]
@@ -334,11 +373,12 @@ fn run(cli: Cli) -> Result<()> {
                 fusion: FusionWeights::default(),
                 progress,
                 eval: None,
+                ease: None,
+                popularity_half_life_days: None,
             };
             if let Some(t) = &a.tuned {
                 let tuned = read_tuned(t)?;
-                bc.als = tuned.als();
-                bc.fusion = tuned.fusion;
+                bc = tuned.apply(&bc);
             }
             if let Some(e) = &a.eval {
                 bc.eval = Some(eval_headline(e)?);
@@ -369,6 +409,11 @@ fn run(cli: Cli) -> Result<()> {
                 alpha: a.alpha,
                 vector: a.w_vector,
                 popularity: a.w_popularity,
+                item: a.w_item,
+                collab: a.w_collab,
+                ease_lambda: a.ease_lambda,
+                half_life_days: a.half_life_days,
+                min_relative_coverage: a.min_relative_coverage,
             };
             let base = base_config(a.dims, AlsConfig::default().iterations(a.iterations).seed(a.seed), progress);
             let tuned = evaluate::tune(&exp, &grid, &base, progress)?;
@@ -419,14 +464,13 @@ fn run(cli: Cli) -> Result<()> {
             log::info("evaluated", serde_json::json!({"report": cfg.paths.out_dir.join("eval.html")}));
             let bc = build::BuildConfig {
                 out: a.out,
-                dims: a.model.dims,
-                als: tuned.als(),
-                fusion: tuned.fusion,
-                progress,
                 eval: Some(headline_json(&report)),
+                ..tuned.apply(&base_config(a.model.dims, tuned.als(), progress))
             };
             let b = build::run(&exp.data, &s.version, &bc, None)?;
-            print_json(&serde_json::json!({"ingest": s, "split": sp.rows, "headline_test_all_at_10": report.headline, "bundle": b}))
+            print_json(
+                &serde_json::json!({"ingest": s, "split": sp.rows, "headline_test_all_at_10": report.headline, "bundle": b}),
+            )
         }
         Command::Query(q) => {
             let bundle = query::load_bundle(&q.bundle)?;
@@ -472,11 +516,52 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::Config => print_json(&config()?),
+        Command::BenchAls(a) => {
+            let bytes = shopai_batch::ingest::maybe_gunzip(
+                std::fs::read(&a.ratings).with_context(|| format!("reading {}", a.ratings.display()))?,
+            )?;
+            let read = shopai_batch::ingest::read_ratings(&bytes, &Default::default())?;
+            let data = shopai_batch::dataset::Dataset::new(&read.table, &[]);
+            let x = data.binary_matrix(&data.interactions);
+            let cfg = AlsConfig::default()
+                .factors(a.factors)
+                .iterations(a.iterations)
+                .regularization(a.regularization)
+                .alpha(a.alpha);
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads).build()?;
+            let mut per = Vec::new();
+            let started = std::time::Instant::now();
+            let mut last = started;
+            pool.install(|| {
+                shopai_core::als::train(&x, &cfg, |_| {
+                    per.push(last.elapsed().as_secs_f64());
+                    last = std::time::Instant::now();
+                })
+            })?;
+            let total = started.elapsed().as_secs_f64();
+            let mut sorted = per.clone();
+            sorted.sort_by(f64::total_cmp);
+            print_json(&serde_json::json!({
+                "impl": "shopai", "users": x.rows(), "items": x.cols, "nnz": x.nnz(), "factors": a.factors,
+                "threads": a.threads, "iterations": a.iterations, "fit_s": total,
+                "s_per_iter_mean": total / a.iterations.max(1) as f64, "s_per_iter_median": sorted.get(sorted.len() / 2),
+                "s_per_iter_min": sorted.first(),
+            }))
+        }
     }
 }
 
 fn base_config(dims: usize, als: AlsConfig, progress: bool) -> build::BuildConfig {
-    build::BuildConfig { out: PathBuf::new(), dims, als, fusion: FusionWeights::default(), progress, eval: None }
+    build::BuildConfig {
+        out: PathBuf::new(),
+        dims,
+        als,
+        fusion: FusionWeights::default(),
+        progress,
+        eval: None,
+        ease: None,
+        popularity_half_life_days: None,
+    }
 }
 
 fn read_tuned(path: &std::path::Path) -> Result<evaluate::Tuned> {
@@ -492,18 +577,25 @@ fn headline_json(r: &evaluate::EvalReport) -> serde_json::Value {
 fn eval_headline(path: &std::path::Path) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    Ok(serde_json::json!({"protocol": "temporal 70/15/15, test, relevance all, K=10", "metrics": v["headline"], "val_ndcg_at_10": v["tuned"]["val_ndcg_fusion"]}))
+    Ok(
+        serde_json::json!({"protocol": "temporal 70/15/15, test, relevance all, K=10", "metrics": v["headline"], "val_ndcg_at_10": v["tuned"]["val_ndcg_fusion"]}),
+    )
 }
 
-fn evaluate_stage(cfg: &Config, dir: &std::path::Path, tuned: Option<PathBuf>, dims: usize, progress: bool) -> Result<evaluate::EvalReport> {
+fn evaluate_stage(
+    cfg: &Config,
+    dir: &std::path::Path,
+    tuned: Option<PathBuf>,
+    dims: usize,
+    progress: bool,
+) -> Result<evaluate::EvalReport> {
     let exp = evaluate::Experiment::load(dir)?;
     let path = tuned.unwrap_or_else(|| cfg.paths.out_dir.join("tuned.json"));
     let tuned = if path.exists() {
         read_tuned(&path)?
     } else {
         log::info("no tuned.json; evaluating built-in defaults", serde_json::json!({"looked_for": path}));
-        let d = AlsConfig::default();
-        evaluate::Tuned { factors: d.factors, regularization: d.regularization, alpha: d.alpha, iterations: d.iterations, seed: d.seed, fusion: FusionWeights::default(), val_ndcg_als: 0.0, val_ndcg_fusion: 0.0, als_trials: vec![], fusion_trials: vec![] }
+        evaluate::Tuned::defaults()
     };
     let report = evaluate::run(&exp, &tuned, &base_config(dims, tuned.als(), progress), progress)?;
     build::write_atomic(&cfg.paths.out_dir.join("eval.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;

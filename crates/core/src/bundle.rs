@@ -66,10 +66,14 @@ pub enum SectionKind {
     UserIdOrder = 14,
     /// Per-user history of item indices (CSR).
     UserHistory = 15,
+    /// Item-to-item neighbours (CSR of item indices; optional).
+    ItemNeighbors = 16,
+    /// Weights of [`SectionKind::ItemNeighbors`], aligned with its values (f32; optional).
+    ItemNeighborWeights = 17,
 }
 
 impl SectionKind {
-    const ALL: [SectionKind; 15] = [
+    const ALL: [SectionKind; 17] = [
         Self::Manifest,
         Self::ItemIds,
         Self::ItemIdOrder,
@@ -85,6 +89,8 @@ impl SectionKind {
         Self::UserIds,
         Self::UserIdOrder,
         Self::UserHistory,
+        Self::ItemNeighbors,
+        Self::ItemNeighborWeights,
     ];
 
     fn from_u32(v: u32) -> Option<Self> {
@@ -109,6 +115,8 @@ impl SectionKind {
             Self::UserIds => "user ids",
             Self::UserIdOrder => "user id order",
             Self::UserHistory => "user history",
+            Self::ItemNeighbors => "item neighbours",
+            Self::ItemNeighborWeights => "item neighbour weights",
         }
     }
 }
@@ -159,11 +167,14 @@ pub struct FusionWeights {
     pub collab: f32,
     /// Weight of popularity.
     pub popularity: f32,
+    /// Weight of the item-to-item neighbour score (0 when the bundle has no neighbours).
+    #[serde(default)]
+    pub item: f32,
 }
 
 impl Default for FusionWeights {
     fn default() -> Self {
-        Self { vector: 0.3, collab: 1.0, popularity: 0.1 }
+        Self { vector: 0.3, collab: 1.0, popularity: 0.1, item: 0.0 }
     }
 }
 
@@ -216,6 +227,8 @@ pub struct BundleParts {
     pub user_ids: Vec<String>,
     /// Item indices each known user interacted with.
     pub user_history: Vec<Vec<u32>>,
+    /// Item-to-item neighbours `(item, weight)` per item; empty for none.
+    pub item_neighbors: Vec<Vec<(u32, f32)>>,
 }
 
 fn sorted_order(ids: &[String]) -> Vec<u32> {
@@ -297,6 +310,16 @@ impl BundleParts {
             "user_history",
             "item index out of range".into(),
         )?;
+        check(
+            self.item_neighbors.is_empty() || self.item_neighbors.len() == n,
+            "item_neighbors",
+            format!("{} rows for {n} items", self.item_neighbors.len()),
+        )?;
+        check(
+            self.item_neighbors.iter().flatten().all(|&(i, w)| (i as usize) < n && w.is_finite()),
+            "item_neighbors",
+            "neighbour out of range or weight not finite".into(),
+        )?;
         Ok(())
     }
 
@@ -311,7 +334,7 @@ impl BundleParts {
         manifest.als.factors = self.factors.dim as u32;
         let manifest_json = serde_json::to_vec(&manifest).map_err(|e| corrupt(e.to_string()))?;
 
-        let sections: Vec<(SectionKind, Vec<u8>)> = vec![
+        let mut sections: Vec<(SectionKind, Vec<u8>)> = vec![
             (SectionKind::Manifest, manifest_json),
             (SectionKind::ItemIds, string_table(&self.item_ids)),
             (SectionKind::ItemIdOrder, le_words(&sorted_order(&self.item_ids))),
@@ -328,6 +351,12 @@ impl BundleParts {
             (SectionKind::UserIdOrder, le_words(&sorted_order(&self.user_ids))),
             (SectionKind::UserHistory, csr(&self.user_history)),
         ];
+        if !self.item_neighbors.is_empty() {
+            let ids: Vec<Vec<u32>> = self.item_neighbors.iter().map(|r| r.iter().map(|p| p.0).collect()).collect();
+            let weights: Vec<f32> = self.item_neighbors.iter().flatten().map(|p| p.1).collect();
+            sections.push((SectionKind::ItemNeighbors, csr(&ids)));
+            sections.push((SectionKind::ItemNeighborWeights, le_words(&weights)));
+        }
 
         let table_end = HEADER_LEN + ENTRY_LEN * sections.len();
         let mut offset = align_up(table_end);
@@ -373,7 +402,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Where each section lives, and the parsed manifest. Small; computed once per load.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    ranges: [Option<(usize, usize)>; 16],
+    ranges: [Option<(usize, usize)>; 18],
     manifest: Manifest,
 }
 
@@ -413,7 +442,7 @@ impl Layout {
         if crc32fast::hash(table) != u32_at(bytes, 24) {
             return Err(corrupt("section table checksum mismatch"));
         }
-        let mut ranges = [None; 16];
+        let mut ranges = [None; 18];
         for e in 0..count {
             let at = HEADER_LEN + e * ENTRY_LEN;
             let kind = u32_at(bytes, at);
@@ -496,6 +525,15 @@ impl Layout {
         expect(SectionKind::Gram, gram.len(), k * k)?;
         let popularity: &[f32] = self.words(bytes, SectionKind::Popularity)?;
         expect(SectionKind::Popularity, popularity.len(), n)?;
+        let (item_neighbors, neighbor_weights) = match self.ranges[SectionKind::ItemNeighbors as usize] {
+            None => (None, &[][..]),
+            Some(_) => {
+                let c = Csr::new(self.words(bytes, SectionKind::ItemNeighbors)?, n)?;
+                let w: &[f32] = self.words(bytes, SectionKind::ItemNeighborWeights)?;
+                expect(SectionKind::ItemNeighborWeights, w.len(), c.values.len())?;
+                (Some(c), w)
+            }
+        };
         Ok(BundleView {
             manifest: m,
             item_ids,
@@ -510,6 +548,8 @@ impl Layout {
             user_ids,
             user_order,
             user_history,
+            item_neighbors,
+            neighbor_weights,
         })
     }
 
@@ -579,6 +619,14 @@ impl<'a> Csr<'a> {
         Ok(Self { offsets, values })
     }
 
+    /// Start and end of row `i` in the values (empty span when out of range).
+    pub fn span(&self, i: usize) -> (usize, usize) {
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&s), Some(&e)) if s <= e => (s as usize, e as usize),
+            _ => (0, 0),
+        }
+    }
+
     /// Row `i`; empty when out of range or inconsistent.
     pub fn row(&self, i: usize) -> &'a [u32] {
         let (Some(&s), Some(&e)) = (self.offsets.get(i), self.offsets.get(i + 1)) else { return &[] };
@@ -613,6 +661,9 @@ pub struct BundleView<'a> {
     user_order: &'a [u32],
     /// Per-user item history.
     pub user_history: Csr<'a>,
+    /// Item-to-item neighbours, if the bundle has them.
+    pub item_neighbors: Option<Csr<'a>>,
+    neighbor_weights: &'a [f32],
 }
 
 impl<'a> BundleView<'a> {
@@ -634,6 +685,18 @@ impl<'a> BundleView<'a> {
     /// Category id of a category name (linear; categories are few).
     pub fn category_index(&self, name: &str) -> Option<u32> {
         (0..self.category_names.len()).find(|&c| self.category_names.get(c) == name).map(|c| c as u32)
+    }
+
+    /// Neighbours of item `i` with their weights (empty when the bundle has none).
+    pub fn neighbors_of(&self, i: usize) -> impl Iterator<Item = (u32, f32)> + 'a {
+        let (ids, weights): (&[u32], &[f32]) = match self.item_neighbors {
+            Some(c) => {
+                let (s, e) = c.span(i);
+                (c.values.get(s..e).unwrap_or(&[]), self.neighbor_weights.get(s..e).unwrap_or(&[]))
+            }
+            None => (&[], &[]),
+        };
+        ids.iter().copied().zip(weights.iter().copied())
     }
 
     /// Category names of item `i`.

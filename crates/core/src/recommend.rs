@@ -16,6 +16,8 @@ pub struct ScoreParts {
     pub collab: f32,
     /// Popularity (z-score of log(1 + count)).
     pub popularity: f32,
+    /// Item-to-item neighbour score (z-score).
+    pub item: f32,
 }
 
 /// One recommended item.
@@ -47,6 +49,7 @@ pub struct RecScratch {
     collab: Vec<f32>,
     vector: Vec<f32>,
     popularity: Vec<f32>,
+    item: Vec<f32>,
     top: TopK,
 }
 
@@ -63,6 +66,10 @@ impl RecScratch {
     pub fn popularity(&self) -> &[f32] {
         &self.popularity
     }
+    /// Standardized item-to-item scores from the last [`source_scores`] call.
+    pub fn item(&self) -> &[f32] {
+        &self.item
+    }
 }
 
 /// Scores of every item from each source, standardized; exposed for evaluation and tuning.
@@ -72,15 +79,26 @@ pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecSc
     scratch.collab.resize(n, 0.0);
     scratch.vector.resize(n, 0.0);
     scratch.popularity.resize(n, 0.0);
+    scratch.item.resize(n, 0.0);
     for (p, &c) in scratch.popularity.iter_mut().zip(view.popularity) {
         *p = c.max(0.0).ln_1p();
     }
     standardize(&mut scratch.popularity);
+    scratch.item.fill(0.0);
     if history.is_empty() {
         scratch.collab.fill(0.0);
         scratch.vector.fill(0.0);
         return Ok(());
     }
+    // Item-to-item: sum of the history items' outgoing neighbour weights (EASE-style).
+    for &h in history {
+        for (j, w) in view.neighbors_of(h as usize) {
+            if let Some(s) = scratch.item.get_mut(j as usize) {
+                *s += w;
+            }
+        }
+    }
+    standardize(&mut scratch.item);
     let items: Vec<(u32, f32)> = history.iter().map(|&i| (i, 1.0)).collect();
     let user =
         solve_row_exact(view.gram, k, view.manifest.als.alpha, &items, |i, out| view.factors.dequantize_into(i, out))?;
@@ -131,7 +149,7 @@ pub fn recommend(
     hist.dedup();
     source_scores(view, &hist, scratch)?;
     let (w, source) = if hist.is_empty() {
-        (FusionWeights { vector: 0.0, collab: 0.0, popularity: 1.0 }, Source::Popularity)
+        (FusionWeights { vector: 0.0, collab: 0.0, popularity: 1.0, item: 0.0 }, Source::Popularity)
     } else {
         (weights, Source::Hybrid)
     };
@@ -140,7 +158,10 @@ pub fn recommend(
         if !filter.allows(view, i as u32) {
             continue;
         }
-        let s = w.vector * scratch.vector[i] + w.collab * scratch.collab[i] + w.popularity * scratch.popularity[i];
+        let s = w.vector * scratch.vector[i]
+            + w.collab * scratch.collab[i]
+            + w.popularity * scratch.popularity[i]
+            + w.item * scratch.item[i];
         scratch.top.push(i as u32, s);
     }
     let top: Vec<Scored> = scratch.top.drain_sorted();
@@ -155,6 +176,7 @@ pub fn recommend(
                     vector: scratch.vector[i],
                     collab: scratch.collab[i],
                     popularity: scratch.popularity[i],
+                    item: scratch.item[i],
                 },
                 because: explain(view, &hist, s.item, w),
             }
@@ -182,7 +204,11 @@ fn explain(view: &BundleView<'_>, history: &[u32], item: u32, w: FusionWeights) 
     };
     let mut top = TopK::new(2);
     for &h in history {
-        top.push(h, w.vector * cos(&view.vectors, h, item) + w.collab * cos(&view.factors, h, item));
+        let neighbour = view.neighbors_of(h as usize).find(|&(j, _)| j == item).map_or(0.0, |(_, x)| x.max(0.0));
+        top.push(
+            h,
+            w.vector * cos(&view.vectors, h, item) + w.collab * cos(&view.factors, h, item) + w.item * neighbour,
+        );
     }
     top.drain_sorted().into_iter().map(|s| s.item).collect()
 }
@@ -215,6 +241,11 @@ mod tests {
         assert!(a.iter().all(|r| !history.contains(&r.item)));
         assert!(a.iter().all(|r| !r.because.is_empty() && r.because.iter().all(|h| history.contains(h))));
         assert!(a.windows(2).all(|w| w[0].score >= w[1].score));
+        // With only the item-to-item source, the top results are the history's neighbours.
+        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 1.0 };
+        let (n, _) = recommend(&view, &history, 3, w, &filter, &mut scratch).expect("rec");
+        let neighbours: Vec<u32> = history.iter().flat_map(|&h| view.neighbors_of(h as usize).map(|p| p.0)).collect();
+        assert!(n.iter().all(|r| neighbours.contains(&r.item)), "{n:?}");
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub fn fixture_bundle(n: usize, dim: usize, seed: u64) -> (Vec<u8>, Vec<f32>, us
         popularity,
         user_ids: (0..users).map(|u| format!("u{u}")).collect(),
         user_history: (0..users).map(|u| m.row(u).0.to_vec()).collect(),
+        // Neighbours within the same taste group (i mod 7), as an item-item model would find.
+        item_neighbors: (0..n).map(|i| (1..4).map(|d| (((i + 7 * d) % n) as u32, 1.0 / d as f32)).collect()).collect(),
     };
     (parts.to_bytes().expect("valid parts"), vectors, dim)
 }
