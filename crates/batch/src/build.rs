@@ -171,11 +171,17 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
     let model = train(&matrix, &cfg.als, |_| pb.inc(1)).context("training ALS")?;
     pb.finish_and_clear();
 
-    let embedder = HashEmbedder::new(cfg.dims);
-    let mut vectors = vec![0f32; data.item_ids.len() * cfg.dims];
-    for (text, out) in data.texts.iter().zip(vectors.chunks_mut(cfg.dims)) {
-        embedder.embed_into(text, out);
-    }
+    let (embed_model, dims, vectors) = match &data.vectors {
+        Some((model, dims, v)) => (model.clone(), *dims, v.clone()),
+        None => {
+            let embedder = HashEmbedder::new(cfg.dims);
+            let mut v = vec![0f32; data.item_ids.len() * cfg.dims];
+            for (text, out) in data.texts.iter().zip(v.chunks_mut(cfg.dims)) {
+                embedder.embed_into(text, out);
+            }
+            (HASH_MODEL.to_string(), cfg.dims, v)
+        }
+    };
 
     let k = cfg.als.factors;
     let factors = QuantMatrix::from_f32(&model.item_factors, k);
@@ -186,7 +192,8 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
     }
     let user_history: Vec<Vec<u32>> = (0..matrix.rows()).map(|u| matrix.row(u).0.to_vec()).collect();
     let now = chrono::Utc::now();
-    let model_id = format!("als{k}-{HASH_MODEL}-d{}", cfg.dims);
+    let short: String = embed_model.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let model_id = format!("als{k}-{short}-d{dims}");
     let manifest = Manifest {
         version: format!("{model_id}-{}", now.format("%Y%m%d")),
         model_id,
@@ -194,8 +201,8 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         source_hash: source_hash.to_string(),
         counts: shopai_core::bundle::Counts { interactions: train_rows.len() as u64, ..Default::default() },
         embedding: shopai_core::bundle::EmbeddingInfo {
-            model: HASH_MODEL.into(),
-            dimensions: cfg.dims as u32,
+            model: embed_model,
+            dimensions: dims as u32,
             quantization: "int8-symmetric-per-vector".into(),
         },
         als: shopai_core::bundle::AlsInfo {
@@ -213,7 +220,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         titles: data.titles.clone(),
         category_names: data.category_names.clone(),
         item_categories: data.item_categories.clone(),
-        vectors: QuantMatrix::from_f32(&vectors, cfg.dims),
+        vectors: QuantMatrix::from_f32(&vectors, dims),
         factors,
         gram: gram(&deq, k, cfg.als.regularization),
         popularity: popularity(data.item_ids.len(), train_rows, cfg.popularity_half_life_days),

@@ -69,6 +69,56 @@ pub struct OpenAiConfig {
     pub api_key: Secret,
 }
 
+/// Which embedder makes the item vectors, and the OpenAI client's limits.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingsConfig {
+    /// `hash` (deterministic, offline, lexical only) or `openai` (any OpenAI-compatible endpoint
+    /// at `openai.base_url`, including `shopai serve-embeddings`).
+    pub provider: String,
+    /// Model name sent to the endpoint and recorded in the bundle.
+    pub model: String,
+    /// `dimensions` parameter (0 = the model's native size); for `hash`, the vector size.
+    pub dimensions: u32,
+    /// Inputs per request.
+    pub batch_size: usize,
+    /// Retries per request.
+    pub max_retries: u32,
+    /// First backoff in milliseconds (doubles per retry, with jitter).
+    pub backoff_ms: u64,
+    /// Per-request timeout in seconds.
+    pub timeout_s: f64,
+    /// Requests per minute (0 = unlimited).
+    pub requests_per_minute: u32,
+    /// Tokens per minute (0 = unlimited).
+    pub tokens_per_minute: u64,
+    /// USD per million tokens (text-embedding-3-large: 0.13).
+    pub usd_per_million_tokens: f64,
+    /// Hard cap on USD spent per run.
+    pub cost_cap_usd: f64,
+    /// Cache folder (default `<data_dir>/embeddings-cache`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for EmbeddingsConfig {
+    fn default() -> Self {
+        Self {
+            provider: "hash".into(),
+            model: "text-embedding-3-large".into(),
+            dimensions: 256,
+            batch_size: 256,
+            max_retries: 6,
+            backoff_ms: 500,
+            timeout_s: 60.0,
+            requests_per_minute: 3000,
+            tokens_per_minute: 1_000_000,
+            usd_per_million_tokens: 0.13,
+            cost_cap_usd: 5.0,
+            cache_dir: None,
+        }
+    }
+}
+
 /// How interaction logs are read.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -122,6 +172,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Paths.
     pub paths: PathsConfig,
+    /// Embeddings.
+    pub embeddings: EmbeddingsConfig,
 }
 
 /// Environment variables that override the file, and the field each sets.
@@ -134,6 +186,9 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("AWS_SECRET_ACCESS_KEY", "s3.secret_access_key"),
     ("OPENAI_BASE_URL", "openai.base_url"),
     ("OPENAI_API_KEY", "openai.api_key"),
+    ("SHOPAI_EMBEDDINGS_PROVIDER", "embeddings.provider"),
+    ("SHOPAI_EMBEDDINGS_MODEL", "embeddings.model"),
+    ("SHOPAI_EMBEDDINGS_COST_CAP_USD", "embeddings.cost_cap_usd"),
     ("SHOPAI_DATA_DIR", "paths.data_dir"),
     ("SHOPAI_OUT_DIR", "paths.out_dir"),
 ];
@@ -167,6 +222,13 @@ impl Config {
                     "openai.base_url" => cfg.openai.base_url = v,
                     "openai.api_key" => cfg.openai.api_key = v.into(),
                     "paths.data_dir" => cfg.paths.data_dir = v.into(),
+                    "embeddings.provider" => cfg.embeddings.provider = v,
+                    "embeddings.model" => cfg.embeddings.model = v,
+                    "embeddings.cost_cap_usd" => {
+                        cfg.embeddings.cost_cap_usd = v
+                            .parse()
+                            .with_context(|| format!("SHOPAI_EMBEDDINGS_COST_CAP_USD={v:?} is not a number"))?
+                    }
                     "paths.out_dir" => cfg.paths.out_dir = v.into(),
                     _ => unreachable!("every override names a field"),
                 }
@@ -195,6 +257,15 @@ impl Config {
             );
         }
         crate::ingest::DupPolicy::parse(&self.ingest.duplicates).context("in ingest.duplicates")?;
+        if !["hash", "openai"].contains(&self.embeddings.provider.as_str()) {
+            bail!("embeddings.provider must be \"hash\" or \"openai\" (got {:?})", self.embeddings.provider);
+        }
+        if self.embeddings.provider == "openai" && self.openai.base_url.is_empty() {
+            bail!("embeddings.provider = \"openai\" needs openai.base_url (or OPENAI_BASE_URL)");
+        }
+        if self.embeddings.batch_size == 0 || !(self.embeddings.cost_cap_usd >= 0.0) {
+            bail!("embeddings.batch_size must be ≥ 1 and embeddings.cost_cap_usd ≥ 0");
+        }
         crate::ingest::column_order(&self.ingest.columns).context("in ingest.columns")?;
         Ok(())
     }

@@ -24,6 +24,9 @@ pub struct Dataset {
     pub user_ids: Vec<String>,
     /// Interactions in source order.
     pub interactions: Vec<Row>,
+    /// Item vectors from a real embedder (model name, dimensions, row-major values); `None`
+    /// means the bundle uses the built-in hashing embedder.
+    pub vectors: Option<(String, usize, Vec<f32>)>,
 }
 
 impl Dataset {

@@ -456,7 +456,7 @@ pub fn html(r: &EvalReport) -> String {
             s.push_str("</table>");
         }
     }
-    let _ = write!(s, "<h2>Serving cost</h2><p>Per-user scoring (fold-in + scoring the whole catalog from the bundle), native: p50 {:.0} µs, p95 {:.0} µs. Embedding the catalog once with text-embedding-3-large: ≈{:.0} tokens, ≈${:.4}.</p></html>\n",
+    let _ = writeln!(s, "<h2>Serving cost</h2><p>Per-user scoring (fold-in + scoring the whole catalog from the bundle), native: p50 {:.0} µs, p95 {:.0} µs. Embedding the catalog once with text-embedding-3-large: ≈{:.0} tokens, ≈${:.4}.</p></html>",
         r.latency_us.get("p50").copied().unwrap_or(0.0), r.latency_us.get("p95").copied().unwrap_or(0.0),
         r.embedding_cost["catalog_tokens_estimate"], r.embedding_cost["usd_catalog_once"]);
     s

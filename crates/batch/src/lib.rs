@@ -11,6 +11,7 @@ pub mod eval;
 pub mod evaluate;
 pub mod ingest;
 pub mod log;
+pub mod openai;
 pub mod parquet_io;
 pub mod pipeline;
 pub mod query;

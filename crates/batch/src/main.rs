@@ -49,6 +49,9 @@ enum Command {
     Split(StageArgs),
     /// Train ALS, embed product text and write a bundle (from processed data or raw files).
     Build(BuildArgs),
+    /// Embed product texts with the configured provider ([embeddings] in the config), filling the
+    /// cache; prints requests, retries, cache hits, tokens and cost.
+    Embed(StageArgs),
     /// Grid-search ALS and the fusion weights on the validation split (writes out/tuned.json).
     Tune(TuneArgs),
     /// Evaluate popularity, vector-only, ALS-only and the fusion on the protocol (out/eval.{json,html}).
@@ -383,26 +386,42 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(e) = &a.eval {
                 bc.eval = Some(eval_headline(e)?);
             }
-            let (data, hash, ledger) = match &a.ratings {
+            let cfg = config()?;
+            let (mut data, hash, ledger) = match &a.ratings {
                 Some(r) => {
                     let (d, h, l) =
                         build::dataset_from_raw(r, a.catalog.as_deref(), &a.out.with_extension("quarantine.jsonl"))?;
                     (d, h, Some(l))
                 }
                 None => {
-                    let cfg = config()?;
                     let dir = pipeline::resolve_processed(&cfg, a.data.as_deref())?;
                     let p = pipeline::load_processed(&dir)?;
                     let version = dir.file_name().map(|v| v.to_string_lossy().into_owned()).unwrap_or_default();
                     (shopai_batch::dataset::Dataset::new(&p.table, &p.catalog), version, None)
                 }
             };
+            pipeline::attach_vectors(&cfg, &mut data, progress)?;
             print_json(&build::run(&data, &hash, &bc, ledger)?)
+        }
+        Command::Embed(a) => {
+            let cfg = config()?;
+            anyhow::ensure!(
+                cfg.embeddings.provider != "hash",
+                "embeddings.provider is \"hash\": nothing to call (set it to \"openai\" and openai.base_url)"
+            );
+            let dir = pipeline::resolve_processed(&cfg, a.data.as_deref())?;
+            let p = pipeline::load_processed(&dir)?;
+            let mut data = shopai_batch::dataset::Dataset::new(&p.table, &p.catalog);
+            let stats = pipeline::attach_vectors(&cfg, &mut data, progress)?;
+            print_json(
+                &serde_json::json!({"model": cfg.embeddings.model, "dimensions": data.vectors.as_ref().map(|v| v.1), "stats": stats}),
+            )
         }
         Command::Tune(a) => {
             let cfg = config()?;
             let dir = pipeline::resolve_processed(&cfg, a.data.as_deref())?;
-            let exp = evaluate::Experiment::load(&dir)?;
+            let mut exp = evaluate::Experiment::load(&dir)?;
+            pipeline::attach_vectors(&cfg, &mut exp.data, progress)?;
             let grid = evaluate::Grid {
                 factors: a.factors,
                 regularization: a.regularization,
@@ -444,7 +463,8 @@ fn run(cli: Cli) -> Result<()> {
             log::info("EDA", serde_json::json!({"report": cfg.paths.out_dir.join("eda.html"), "sparsity": e.sparsity}));
             let sp = pipeline::split(&dir)?;
             log::info("split", serde_json::json!({"rows": sp.rows}));
-            let exp = evaluate::Experiment::load(&dir)?;
+            let mut exp = evaluate::Experiment::load(&dir)?;
+            pipeline::attach_vectors(&cfg, &mut exp.data, progress)?;
             let base = base_config(a.model.dims, als_config(&a.model)?, progress);
             let grid = if a.quick_tune {
                 evaluate::Grid {
@@ -589,7 +609,8 @@ fn evaluate_stage(
     dims: usize,
     progress: bool,
 ) -> Result<evaluate::EvalReport> {
-    let exp = evaluate::Experiment::load(dir)?;
+    let mut exp = evaluate::Experiment::load(dir)?;
+    pipeline::attach_vectors(cfg, &mut exp.data, progress)?;
     let path = tuned.unwrap_or_else(|| cfg.paths.out_dir.join("tuned.json"));
     let tuned = if path.exists() {
         read_tuned(&path)?

@@ -356,3 +356,51 @@ pub fn eda(dir: &Path, out: &Path) -> Result<crate::eda::Eda> {
     write_atomic(&out.join("eda.html"), crate::eda::html(&e, &dir.display().to_string()).as_bytes())?;
     Ok(e)
 }
+
+/// Embed every product text with the configured provider and attach the vectors to `data`
+/// (L2-normalized). With the `hash` provider nothing is called and the bundle embeds itself.
+pub fn attach_vectors(cfg: &Config, data: &mut Dataset, show: bool) -> Result<Option<crate::openai::EmbedStats>> {
+    let e = &cfg.embeddings;
+    if e.provider == "hash" {
+        return Ok(None);
+    }
+    let mut ec = crate::openai::EmbedConfig::new(
+        &cfg.openai.base_url,
+        cfg.openai.api_key.clone(),
+        &e.model,
+        e.cache_dir.clone().unwrap_or_else(|| cfg.paths.data_dir.join("embeddings-cache")),
+    );
+    ec.dimensions = (e.dimensions > 0).then_some(e.dimensions);
+    ec.batch_size = e.batch_size;
+    ec.max_retries = e.max_retries;
+    ec.backoff = std::time::Duration::from_millis(e.backoff_ms);
+    ec.timeout = std::time::Duration::from_secs_f64(e.timeout_s.max(0.1));
+    ec.requests_per_minute = e.requests_per_minute;
+    ec.tokens_per_minute = e.tokens_per_minute;
+    ec.usd_per_million_tokens = e.usd_per_million_tokens;
+    ec.cost_cap_usd = e.cost_cap_usd;
+    log::info(
+        "embedding product texts",
+        serde_json::json!({"model": e.model, "texts": data.texts.len(), "endpoint": cfg.openai.base_url}),
+    );
+    let pb = crate::build::progress(show, data.texts.len() as u64, "embed");
+    let (vectors, stats) =
+        crate::openai::Embedder::new(ec)?.embed_all(&data.texts, |done| pb.set_position(done as u64))?;
+    pb.finish_and_clear();
+    let dims = vectors.first().map_or(0, Vec::len);
+    anyhow::ensure!(
+        dims > 0 && vectors.iter().all(|v| v.len() == dims),
+        "the embedder returned vectors of different sizes"
+    );
+    let mut flat = Vec::with_capacity(dims * vectors.len());
+    for mut v in vectors {
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            v.iter_mut().for_each(|x| *x /= norm);
+        }
+        flat.extend_from_slice(&v);
+    }
+    data.vectors = Some((e.model.clone(), dims, flat));
+    log::info("embedded", serde_json::to_value(&stats)?);
+    Ok(Some(stats))
+}

@@ -1,0 +1,77 @@
+"""An OpenAI-compatible /v1/embeddings server for tests that injects faults and counts requests.
+
+usage: fake_openai.py PORT [FAULTS]
+FAULTS is a comma list applied to successive requests (then every request succeeds):
+  429 (with Retry-After: 0), 500, timeout (sleeps 3 s), malformed (invalid JSON), short (too few
+  embeddings), ok. GET /stats returns {"requests": n, "inputs": m} (m counts inputs of well-formed answers). Vectors are deterministic.
+Binds 127.0.0.1 only.
+"""
+import hashlib
+import json
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+PORT = int(sys.argv[1])
+FAULTS = [f for f in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if f]
+lock = threading.Lock()
+stats = {"requests": 0, "inputs": 0}
+
+
+def vector(text, dims):
+    out, counter = [], 0
+    while len(out) < dims:
+        h = hashlib.sha256(f"{counter}:{text}".encode()).digest()
+        out.extend(x / 2**31 for x in struct.unpack("<8i", h))
+        counter += 1
+    return out[:dims]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, body, headers=()):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        with lock:
+            self.reply(200, dict(stats))
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+        with lock:
+            n = stats["requests"]
+            stats["requests"] += 1
+            fault = FAULTS[n] if n < len(FAULTS) else "ok"
+        inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        if fault == "429":
+            return self.reply(429, {"error": {"message": "rate limited"}}, [("retry-after", "0")])
+        if fault == "500":
+            return self.reply(500, {"error": {"message": "boom"}})
+        if fault == "timeout":
+            time.sleep(3)
+        if fault == "malformed":
+            return self.reply(200, b'{"data": [ {"embedding": [0.1, ')
+        dims = body.get("dimensions") or 16
+        data = [{"object": "embedding", "index": i, "embedding": vector(t, dims)} for i, t in enumerate(inputs)]
+        if fault == "short":
+            data = data[:-1]
+        if fault == "ok":  # only answers a client can use count as embedded inputs
+            with lock:
+                stats["inputs"] += len(inputs)
+        tokens = sum(len(t) // 4 + 1 for t in inputs)
+        self.reply(200, {"object": "list", "data": data, "model": body["model"],
+                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+
+ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
