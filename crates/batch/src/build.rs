@@ -213,6 +213,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         },
         fusion: cfg.fusion,
         eval: cfg.eval.clone(),
+        ..Manifest::default()
     };
     let parts = BundleParts {
         manifest,
@@ -226,6 +227,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         popularity: popularity(data.item_ids.len(), train_rows, cfg.popularity_half_life_days),
         user_ids: data.user_ids.clone(),
         user_history,
+        lexical: Some(shopai_core::lexical::LexicalIndex::build(&data.texts)),
         item_neighbors: match cfg.ease {
             Some((lambda, k)) => crate::ease::neighbors(&matrix, lambda, k).unwrap_or_default(),
             None => Vec::new(),

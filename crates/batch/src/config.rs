@@ -263,7 +263,10 @@ impl Config {
         if self.embeddings.provider == "openai" && self.openai.base_url.is_empty() {
             bail!("embeddings.provider = \"openai\" needs openai.base_url (or OPENAI_BASE_URL)");
         }
-        if self.embeddings.batch_size == 0 || !(self.embeddings.cost_cap_usd >= 0.0) {
+        if self.embeddings.batch_size == 0
+            || self.embeddings.cost_cap_usd.is_nan()
+            || self.embeddings.cost_cap_usd < 0.0
+        {
             bail!("embeddings.batch_size must be ≥ 1 and embeddings.cost_cap_usd ≥ 0");
         }
         crate::ingest::column_order(&self.ingest.columns).context("in ingest.columns")?;

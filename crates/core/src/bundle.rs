@@ -70,10 +70,18 @@ pub enum SectionKind {
     ItemNeighbors = 16,
     /// Weights of [`SectionKind::ItemNeighbors`], aligned with its values (f32; optional).
     ItemNeighborWeights = 17,
+    /// Lexical index: sorted vocabulary (string table; optional).
+    LexTerms = 18,
+    /// Lexical index: per-term postings of item indices (CSR).
+    LexPostings = 19,
+    /// Lexical index: term frequency per posting (u32, aligned with the postings).
+    LexTf = 20,
+    /// Lexical index: terms per item (u32).
+    LexDocLen = 21,
 }
 
 impl SectionKind {
-    const ALL: [SectionKind; 17] = [
+    const ALL: [SectionKind; 21] = [
         Self::Manifest,
         Self::ItemIds,
         Self::ItemIdOrder,
@@ -91,6 +99,10 @@ impl SectionKind {
         Self::UserHistory,
         Self::ItemNeighbors,
         Self::ItemNeighborWeights,
+        Self::LexTerms,
+        Self::LexPostings,
+        Self::LexTf,
+        Self::LexDocLen,
     ];
 
     fn from_u32(v: u32) -> Option<Self> {
@@ -117,6 +129,10 @@ impl SectionKind {
             Self::UserHistory => "user history",
             Self::ItemNeighbors => "item neighbours",
             Self::ItemNeighborWeights => "item neighbour weights",
+            Self::LexTerms => "lexical terms",
+            Self::LexPostings => "lexical postings",
+            Self::LexTf => "lexical term frequencies",
+            Self::LexDocLen => "lexical document lengths",
         }
     }
 }
@@ -178,6 +194,20 @@ impl Default for FusionWeights {
     }
 }
 
+/// How search combines the vector and lexical (BM25) scores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SearchWeights {
+    /// Weight of the BM25 score (normalized by the query's best BM25 score); the vector cosine
+    /// has weight 1. 0 disables lexical scoring.
+    pub lexical: f32,
+}
+
+impl Default for SearchWeights {
+    fn default() -> Self {
+        Self { lexical: 0.3 }
+    }
+}
+
 /// The bundle's JSON manifest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -197,6 +227,15 @@ pub struct Manifest {
     pub als: AlsInfo,
     /// Fusion weights for recommendations.
     pub fusion: FusionWeights,
+    /// Hybrid search weights.
+    #[serde(default)]
+    pub search: SearchWeights,
+    /// Mean terms per item in the lexical index (0 without one).
+    #[serde(default)]
+    pub lexical_avg_doc_len: f32,
+    /// Terms in the lexical index (0 without one).
+    #[serde(default)]
+    pub lexical_terms: u32,
     /// Evaluation summary written by `shopai evaluate`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval: Option<serde_json::Value>,
@@ -229,6 +268,8 @@ pub struct BundleParts {
     pub user_history: Vec<Vec<u32>>,
     /// Item-to-item neighbours `(item, weight)` per item; empty for none.
     pub item_neighbors: Vec<Vec<(u32, f32)>>,
+    /// BM25 index over product text; `None` for none.
+    pub lexical: Option<crate::lexical::LexicalIndex>,
 }
 
 fn sorted_order(ids: &[String]) -> Vec<u32> {
@@ -310,6 +351,16 @@ impl BundleParts {
             "user_history",
             "item index out of range".into(),
         )?;
+        if let Some(lex) = &self.lexical {
+            check(lex.doc_len.len() == n, "lexical", format!("{} document lengths for {n} items", lex.doc_len.len()))?;
+            check(lex.postings.len() == lex.terms.len(), "lexical", "postings and terms differ in number".into())?;
+            check(lex.terms.windows(2).all(|w| w[0] < w[1]), "lexical", "terms are not sorted and unique".into())?;
+            check(
+                lex.postings.iter().flatten().all(|&(i, _)| (i as usize) < n),
+                "lexical",
+                "posting out of range".into(),
+            )?;
+        }
         check(
             self.item_neighbors.is_empty() || self.item_neighbors.len() == n,
             "item_neighbors",
@@ -332,6 +383,8 @@ impl BundleParts {
         manifest.counts.categories = self.category_names.len() as u32;
         manifest.embedding.dimensions = self.vectors.dim as u32;
         manifest.als.factors = self.factors.dim as u32;
+        manifest.lexical_avg_doc_len = self.lexical.as_ref().map_or(0.0, |l| l.avg_doc_len);
+        manifest.lexical_terms = self.lexical.as_ref().map_or(0, |l| l.terms.len() as u32);
         let manifest_json = serde_json::to_vec(&manifest).map_err(|e| corrupt(e.to_string()))?;
 
         let mut sections: Vec<(SectionKind, Vec<u8>)> = vec![
@@ -356,6 +409,14 @@ impl BundleParts {
             let weights: Vec<f32> = self.item_neighbors.iter().flatten().map(|p| p.1).collect();
             sections.push((SectionKind::ItemNeighbors, csr(&ids)));
             sections.push((SectionKind::ItemNeighborWeights, le_words(&weights)));
+        }
+        if let Some(lex) = &self.lexical {
+            let ids: Vec<Vec<u32>> = lex.postings.iter().map(|p| p.iter().map(|x| x.0).collect()).collect();
+            let tf: Vec<u32> = lex.postings.iter().flatten().map(|x| x.1).collect();
+            sections.push((SectionKind::LexTerms, string_table(&lex.terms)));
+            sections.push((SectionKind::LexPostings, csr(&ids)));
+            sections.push((SectionKind::LexTf, le_words(&tf)));
+            sections.push((SectionKind::LexDocLen, le_words(&lex.doc_len)));
         }
 
         let table_end = HEADER_LEN + ENTRY_LEN * sections.len();
@@ -402,7 +463,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Where each section lives, and the parsed manifest. Small; computed once per load.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    ranges: [Option<(usize, usize)>; 18],
+    ranges: [Option<(usize, usize)>; 22],
     manifest: Manifest,
 }
 
@@ -442,7 +503,7 @@ impl Layout {
         if crc32fast::hash(table) != u32_at(bytes, 24) {
             return Err(corrupt("section table checksum mismatch"));
         }
-        let mut ranges = [None; 18];
+        let mut ranges = [None; 22];
         for e in 0..count {
             let at = HEADER_LEN + e * ENTRY_LEN;
             let kind = u32_at(bytes, at);
@@ -534,7 +595,22 @@ impl Layout {
                 (Some(c), w)
             }
         };
+        let lexical = match self.ranges[SectionKind::LexTerms as usize] {
+            None => None,
+            Some((s, e)) => {
+                let postings_words: &[u32] = self.words(bytes, SectionKind::LexPostings)?;
+                let n_terms = m.lexical_terms as usize;
+                let terms = StrTable::new(&bytes[s..e], n_terms, SectionKind::LexTerms)?;
+                let postings = Csr::new(postings_words, n_terms)?;
+                let tf: &[u32] = self.words(bytes, SectionKind::LexTf)?;
+                expect(SectionKind::LexTf, tf.len(), postings.values.len())?;
+                let doc_len: &[u32] = self.words(bytes, SectionKind::LexDocLen)?;
+                expect(SectionKind::LexDocLen, doc_len.len(), n)?;
+                Some(LexicalView { terms, postings, tf, doc_len, avg_doc_len: m.lexical_avg_doc_len })
+            }
+        };
         Ok(BundleView {
+            lexical,
             manifest: m,
             item_ids,
             item_order,
@@ -664,6 +740,39 @@ pub struct BundleView<'a> {
     /// Item-to-item neighbours, if the bundle has them.
     pub item_neighbors: Option<Csr<'a>>,
     neighbor_weights: &'a [f32],
+    /// BM25 index, if the bundle has one.
+    pub lexical: Option<LexicalView<'a>>,
+}
+
+/// A zero-copy BM25 index.
+#[derive(Debug, Clone, Copy)]
+pub struct LexicalView<'a> {
+    /// Sorted vocabulary.
+    pub terms: StrTable<'a>,
+    /// Items per term.
+    pub postings: Csr<'a>,
+    /// Term frequency per posting.
+    pub tf: &'a [u32],
+    /// Terms per item.
+    pub doc_len: &'a [u32],
+    /// Mean terms per item.
+    pub avg_doc_len: f32,
+}
+
+impl<'a> LexicalView<'a> {
+    /// Index of `term` in the sorted vocabulary.
+    pub fn term_index(&self, term: &str) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.terms.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.terms.get(mid).cmp(term) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
 }
 
 impl<'a> BundleView<'a> {

@@ -36,6 +36,7 @@ pub mod als;
 pub mod bundle;
 pub mod embed;
 mod error;
+pub mod lexical;
 pub mod metrics;
 pub mod quant;
 pub mod recommend;
@@ -45,7 +46,7 @@ pub mod service;
 mod testutil;
 pub mod topk;
 
-pub use bundle::{AlignedBytes, Bundle, BundleParts, BundleView, FusionWeights, Manifest};
+pub use bundle::{AlignedBytes, Bundle, BundleParts, BundleView, FusionWeights, Manifest, SearchWeights};
 pub use embed::{HashEmbedder, HASH_MODEL};
 pub use error::{Error, Result};
 pub use quant::QuantMatrix;

@@ -55,6 +55,117 @@ impl Filter {
 pub struct SearchScratch {
     codes: Vec<i8>,
     top: TopK,
+    lexical: Vec<f32>,
+}
+
+/// One hybrid search hit with its score parts.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Hit {
+    /// Item index.
+    #[serde(skip)]
+    pub item: u32,
+    /// Combined score: cosine + lexical weight × normalized BM25.
+    #[serde(skip)]
+    pub score: f32,
+    /// Cosine of the quantized vectors (0 without a query vector).
+    pub vector: f32,
+    /// BM25 divided by the query's best BM25 (0..1; 0 without lexical scoring).
+    pub lexical: f32,
+}
+
+/// Accumulate normalized BM25 scores of `text` into `out` (one slot per item); returns whether
+/// any query term is in the vocabulary.
+fn bm25_into(view: &BundleView<'_>, text: &str, out: &mut Vec<f32>) -> bool {
+    out.clear();
+    out.resize(view.n_items(), 0.0);
+    let Some(lex) = view.lexical else { return false };
+    let n = view.n_items();
+    let mut terms: Vec<String> = crate::lexical::terms(text).collect();
+    terms.sort();
+    terms.dedup();
+    let mut any = false;
+    for t in &terms {
+        let Some(k) = lex.term_index(t) else { continue };
+        any = true;
+        let (s, e) = lex.postings.span(k);
+        let items = lex.postings.row(k);
+        let tfs = lex.tf.get(s..e).unwrap_or(&[]);
+        let idf = crate::lexical::idf(n, items.len());
+        for (&i, &tf) in items.iter().zip(tfs) {
+            if let (Some(slot), Some(&dl)) = (out.get_mut(i as usize), lex.doc_len.get(i as usize)) {
+                *slot += crate::lexical::weight(idf, tf, dl, lex.avg_doc_len);
+            }
+        }
+    }
+    let max = out.iter().fold(0f32, |m, &x| m.max(x));
+    if max > 0.0 {
+        out.iter_mut().for_each(|x| *x /= max);
+    }
+    any
+}
+
+/// Hybrid search: cosine to `vector` (if any) plus `lexical_weight` × normalized BM25 of `text`
+/// (if any, and if the bundle has a lexical index), with the filter applied inside the scan.
+/// Without a vector, only items that match a query term are returned.
+pub fn hybrid_search(
+    view: &BundleView<'_>,
+    vector: Option<&[f32]>,
+    text: Option<&str>,
+    lexical_weight: f32,
+    top_k: usize,
+    filter: &Filter,
+    scratch: &mut SearchScratch,
+) -> Result<Vec<Hit>> {
+    let dim = view.vectors.dim;
+    let qscale = match vector {
+        Some(q) => {
+            if q.len() != dim {
+                return Err(Error::DimensionMismatch { expected: dim, actual: q.len() });
+            }
+            if !q.iter().all(|x| x.is_finite()) {
+                return Err(Error::InvalidArgument { field: "vector", reason: "contains NaN or infinity".into() });
+            }
+            scratch.codes.resize(dim, 0);
+            Some(quantize_into(q, &mut scratch.codes))
+        }
+        None => None,
+    };
+    let use_lex = match text {
+        Some(t) if lexical_weight > 0.0 || qscale.is_none() => bm25_into(view, t, &mut scratch.lexical),
+        _ => false,
+    };
+    let w = if qscale.is_none() { 1.0 } else { lexical_weight };
+    scratch.top.reset(top_k);
+    for i in 0..view.n_items() as u32 {
+        if !filter.allows(view, i) {
+            continue;
+        }
+        let lex = if use_lex { scratch.lexical[i as usize] } else { 0.0 };
+        let s = match qscale {
+            Some(qs) => {
+                dot_i8(view.vectors.row(i as usize), &scratch.codes) as f32 * (view.vectors.scales[i as usize] * qs)
+                    + w * lex
+            }
+            None if lex > 0.0 => lex,
+            None => continue,
+        };
+        scratch.top.push(i, s);
+    }
+    let top = scratch.top.drain_sorted();
+    Ok(top
+        .into_iter()
+        .map(|s| {
+            let lexical = if use_lex { scratch.lexical[s.item as usize] } else { 0.0 };
+            let vector = match qscale {
+                Some(qs) => {
+                    dot_i8(view.vectors.row(s.item as usize), &scratch.codes) as f32
+                        * (view.vectors.scales[s.item as usize] * qs)
+                }
+                None => 0.0,
+            };
+            Hit { item: s.item, score: s.score, vector, lexical }
+        })
+        .collect())
 }
 
 /// The `top_k` items whose vectors are most similar (cosine, for normalized inputs) to `query`.
@@ -115,6 +226,43 @@ mod tests {
             assert_eq!(got[0], q as u32, "a stored vector finds itself");
         }
         assert!(recall / queries as f64 >= 0.95, "recall {}", recall / queries as f64);
+    }
+
+    #[test]
+    fn hybrid_matches_lexical_terms_and_ranks_by_combined_score() {
+        use crate::{BundleParts, HashEmbedder, QuantMatrix};
+        let texts = ["red running shoes", "blue denim jacket", "trail running shoe with grip", "cast iron pan"];
+        let e = HashEmbedder::new(32);
+        let vectors: Vec<f32> = texts.iter().flat_map(|t| e.embed(t)).collect();
+        let parts = BundleParts {
+            item_ids: (0..4).map(|i| format!("p{i}")).collect(),
+            titles: texts.iter().map(|t| t.to_string()).collect(),
+            item_categories: vec![vec![]; 4],
+            vectors: QuantMatrix::from_f32(&vectors, 32),
+            factors: QuantMatrix::from_f32(&[0.1; 4], 1),
+            gram: vec![1.0],
+            popularity: vec![1.0; 4],
+            lexical: Some(crate::lexical::LexicalIndex::build(&texts)),
+            ..BundleParts::default()
+        };
+        let b = crate::Bundle::load(&parts.to_bytes().expect("bundle")).expect("load");
+        let v = b.view();
+        let mut s = SearchScratch::default();
+        // Lexical only (no vector): only matching items, "shoes" folds to "shoe".
+        let hits = hybrid_search(&v, None, Some("Shoes"), 0.3, 10, &Filter::default(), &mut s).expect("search");
+        let mut items: Vec<u32> = hits.iter().map(|h| h.item).collect();
+        items.sort();
+        assert_eq!(items, vec![0, 2]);
+        assert!(hits.iter().all(|h| h.lexical > 0.0 && h.vector == 0.0));
+        // Hybrid: the score is cosine + weight × lexical, and ranking follows it.
+        let q = e.embed("running shoe");
+        let hits =
+            hybrid_search(&v, Some(&q), Some("running shoe"), 0.5, 4, &Filter::default(), &mut s).expect("search");
+        for h in &hits {
+            assert!((h.score - (h.vector + 0.5 * h.lexical)).abs() < 1e-5);
+        }
+        assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+        assert!(hits[0].item == 0 || hits[0].item == 2);
     }
 
     #[test]

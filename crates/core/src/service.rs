@@ -8,7 +8,7 @@ use crate::bundle::BundleView;
 use crate::embed::{HashEmbedder, HASH_MODEL};
 use crate::error::{Error, Result};
 use crate::recommend::{recommend, RecScratch, ScoreParts, Source};
-use crate::search::{search, Filter, SearchScratch};
+use crate::search::{hybrid_search, Filter, Hit, SearchScratch};
 use serde::{Deserialize, Serialize};
 
 /// Largest `top_k` any request may ask for; larger values are clamped.
@@ -75,12 +75,23 @@ pub struct ItemResult {
     pub score: f32,
     /// Categories.
     pub categories: Vec<String>,
-    /// Score per source (recommendations).
+    /// Score per source: {vector, collab, popularity, item} for recommendations, {vector,
+    /// lexical} for search.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parts: Option<ScoreParts>,
+    pub parts: Option<Parts>,
     /// History items that contributed most ("because you liked …").
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub because: Vec<String>,
+}
+
+/// Score parts of a result.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Parts {
+    /// Recommendation sources.
+    Recommend(ScoreParts),
+    /// Search sources.
+    Search(Hit),
 }
 
 /// Answer to a [`SearchRequest`].
@@ -90,6 +101,9 @@ pub struct SearchResponse {
     pub results: Vec<ItemResult>,
     /// Bundle version that answered.
     pub version: String,
+    /// Set when the answer is lexical only because no query vector could be had, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded: Option<String>,
 }
 
 /// Answer to a [`RecommendRequest`].
@@ -145,33 +159,61 @@ pub fn embed_query_locally(view: &BundleView<'_>, text: &str) -> Result<Vec<f32>
 
 /// Answer a search. `query_vector` is the runtime's embedding of `req.query`, if it made one;
 /// otherwise `req.vector` is used, or the text is embedded locally when the bundle allows it.
+/// When no vector can be had for a text query and the bundle has a lexical index, the answer is
+/// lexical only and says so in `degraded`; `embed_failure` is the runtime's reason, if any.
 pub fn answer_search(
     view: &BundleView<'_>,
     req: &SearchRequest,
     query_vector: Option<&[f32]>,
     scratch: &mut Scratch,
 ) -> Result<SearchResponse> {
+    answer_search_with(view, req, query_vector, None, scratch)
+}
+
+/// [`answer_search`] with the runtime's reason for having no query vector.
+pub fn answer_search_with(
+    view: &BundleView<'_>,
+    req: &SearchRequest,
+    query_vector: Option<&[f32]>,
+    embed_failure: Option<&str>,
+    scratch: &mut Scratch,
+) -> Result<SearchResponse> {
     let k = top_k(req.top_k)?;
+    let text = req.query.as_deref().filter(|t| !t.trim().is_empty());
+    if text.is_none() && req.vector.is_none() && query_vector.is_none() {
+        return Err(Error::InvalidArgument {
+            field: "query",
+            reason: "give a non-empty query text or a vector".into(),
+        });
+    }
+    let mut degraded = None;
     let local;
-    let vector: &[f32] = match (query_vector, &req.vector, &req.query) {
-        (Some(v), _, _) => v,
-        (None, Some(v), _) => v,
-        (None, None, Some(text)) if !text.trim().is_empty() => {
-            local = embed_query_locally(view, text)?;
-            &local
-        }
-        _ => {
-            return Err(Error::InvalidArgument {
-                field: "query",
-                reason: "give a non-empty query text or a vector".into(),
-            })
-        }
+    let vector: Option<&[f32]> = match (query_vector, &req.vector, text) {
+        (Some(v), _, _) => Some(v),
+        (None, Some(v), _) => Some(v),
+        (None, None, Some(t)) => match embed_query_locally(view, t) {
+            Ok(v) => {
+                local = v;
+                Some(&local)
+            }
+            Err(e) if view.lexical.is_some() => {
+                degraded =
+                    Some(format!("lexical only: {}", embed_failure.map_or_else(|| e.to_string(), str::to_string)));
+                None
+            }
+            Err(e) => return Err(e),
+        },
+        (None, None, None) => None,
     };
     let filter = Filter::default().with_category_names(view, &req.filters.category)?;
-    let hits = search(view, vector, k, &filter, &mut scratch.search)?;
+    let hits = hybrid_search(view, vector, text, view.manifest.search.lexical, k, &filter, &mut scratch.search)?;
     Ok(SearchResponse {
-        results: hits.iter().map(|h| item_result(view, h.item, h.score)).collect(),
+        results: hits
+            .iter()
+            .map(|h| ItemResult { parts: Some(Parts::Search(*h)), ..item_result(view, h.item, h.score) })
+            .collect(),
         version: view.manifest.version.clone(),
+        degraded,
     })
 }
 
@@ -203,7 +245,7 @@ pub fn answer_recommend(
     let results = recs
         .iter()
         .map(|r| ItemResult {
-            parts: Some(r.parts),
+            parts: Some(Parts::Recommend(r.parts)),
             because: r.because.iter().map(|&h| view.item_ids.get(h as usize).to_string()).collect(),
             ..item_result(view, r.item, r.score)
         })

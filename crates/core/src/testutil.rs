@@ -49,6 +49,9 @@ pub fn fixture_bundle(n: usize, dim: usize, seed: u64) -> (Vec<u8>, Vec<f32>, us
         user_history: (0..users).map(|u| m.row(u).0.to_vec()).collect(),
         // Neighbours within the same taste group (i mod 7), as an item-item model would find.
         item_neighbors: (0..n).map(|i| (1..4).map(|d| (((i + 7 * d) % n) as u32, 1.0 / d as f32)).collect()).collect(),
+        lexical: Some(crate::lexical::LexicalIndex::build(
+            &(0..n).map(|i| format!("Product {i} cat{}", i % 5)).collect::<Vec<_>>(),
+        )),
     };
     (parts.to_bytes().expect("valid parts"), vectors, dim)
 }

@@ -18,12 +18,14 @@ export interface Filters { category?: string[] }
 export interface SearchRequest { text?: string; query?: string; vector?: number[] | Float32Array; topK?: number; filters?: Filters }
 /** A recommendation request: a known user, a session history of product ids, or both. */
 export interface RecommendRequest { userId?: string; history?: string[]; topK?: number; excludeSeen?: boolean; filters?: Filters }
-/** Standardized score per source. */
-export interface ScoreParts { vector: number; collab: number; popularity: number }
+/** Standardized score per recommendation source. */
+export interface ScoreParts { vector: number; collab: number; popularity: number; item: number }
+/** Search score parts: cosine and normalized BM25. */
+export interface SearchParts { vector: number; lexical: number }
 /** One result. */
-export interface ItemResult { product_id: string; title: string; score: number; categories: string[]; parts?: ScoreParts; because?: string[] }
-/** Search answer. */
-export interface SearchResponse { results: ItemResult[]; version: string }
+export interface ItemResult { product_id: string; title: string; score: number; categories: string[]; parts?: ScoreParts | SearchParts; because?: string[] }
+/** Search answer; `degraded` says why an answer is lexical only. */
+export interface SearchResponse { results: ItemResult[]; version: string; degraded?: string }
 /** Recommendation answer. */
 export interface RecommendResponse { results: ItemResult[]; version: string; source: "hybrid" | "popularity"; unknown_ids?: string[] }
 /** The bundle manifest. */
