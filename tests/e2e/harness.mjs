@@ -57,11 +57,12 @@ export function startProcess(cmd, args, opts = {}) {
   return {
     child,
     log: () => log,
+    // Idempotent: a child that exited (by code or by signal) is left alone.
     stop: () => new Promise((ok) => {
       children.delete(child);
-      if (child.exitCode !== null) return ok();
+      if (child.exitCode !== null || child.signalCode !== null) return ok();
       child.once('exit', () => ok());
-      process.kill(child.pid, 'SIGTERM');
+      try { process.kill(child.pid, 'SIGTERM'); } catch { return ok(); }
       setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch {} }, 3000).unref();
     }),
   };
@@ -70,7 +71,7 @@ export function startProcess(cmd, args, opts = {}) {
 export async function waitFor(url, proc, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (proc?.child.exitCode !== null && proc?.child.exitCode !== undefined) throw new Error(`server exited: ${proc.log()}`);
+    if (proc && (proc.child.exitCode !== null || proc.child.signalCode !== null)) throw new Error(`server exited: ${proc.log()}`);
     try { const r = await fetch(url); if (r.status < 500) return; } catch {}
     await new Promise((r) => setTimeout(r, 100));
   }

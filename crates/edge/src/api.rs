@@ -2,7 +2,8 @@
 //! unit-tested natively; `lib.rs` only moves bytes between the host and this module.
 
 use serde_json::{json, Value};
-use shopai_core::service::{answer_recommend, answer_search, RecommendRequest, Scratch, SearchRequest};
+use shopai_core::service::{answer_recommend, answer_search_with, RecommendRequest, Scratch, SearchRequest};
+use shopai_core::HASH_MODEL;
 use shopai_core::{AlignedBytes, Bundle, Error};
 
 /// Largest request body accepted, in bytes.
@@ -60,8 +61,94 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
         .map_err(|e| Reply::error(400, "bad_json", format!("request body is not valid JSON for this route: {e}")))
 }
 
+/// What the host must fetch before [`handle`] can answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// Answer directly.
+    Answer,
+    /// Embed this query text with the bundle's model first (the bundle was not embedded with
+    /// the built-in hashing embedder and the request carries no vector).
+    EmbedQuery {
+        /// Query text.
+        text: String,
+        /// Model the bundle names.
+        model: String,
+        /// Dimensions the bundle expects.
+        dimensions: usize,
+    },
+}
+
+/// Decide whether a request needs a query embedding from the outside.
+pub fn plan(method: &str, path: &str, body: &[u8], state: &State) -> Plan {
+    if method != "POST" || path.split('?').next() != Some("/search") || body.len() > MAX_BODY_BYTES {
+        return Plan::Answer;
+    }
+    let (Ok(b), Ok(req)) = (&state.bundle, serde_json::from_slice::<SearchRequest>(body)) else { return Plan::Answer };
+    let m = &b.manifest().embedding;
+    match req.query {
+        Some(text) if req.vector.is_none() && m.model != HASH_MODEL && !text.trim().is_empty() => {
+            Plan::EmbedQuery { text, model: m.model.clone(), dimensions: m.dimensions as usize }
+        }
+        _ => Plan::Answer,
+    }
+}
+
+/// The query vector the host fetched for a [`Plan::EmbedQuery`], or why it could not.
+pub type Embedded<'a> = Option<Result<&'a [f32], String>>;
+
+/// Answer `POST /v1/embeddings` for a hashing-embedder bundle locally (OpenAI response shape);
+/// `None` when the bundle's model must be fetched from the configured endpoint instead.
+pub fn local_embeddings(body: &[u8], state: &State) -> Option<Reply> {
+    let b = state.bundle.as_ref().ok()?;
+    if b.manifest().embedding.model != HASH_MODEL {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Input {
+        One(String),
+        Many(Vec<String>),
+    }
+    #[derive(serde::Deserialize)]
+    struct Req {
+        input: Input,
+    }
+    let req: Req = match parse(body) {
+        Ok(r) => r,
+        Err(e) => return Some(e),
+    };
+    let inputs = match req.input {
+        Input::One(s) => vec![s],
+        Input::Many(v) => v,
+    };
+    if inputs.is_empty() || inputs.len() > 256 {
+        return Some(Reply::error(400, "bad_request", "input must hold 1 to 256 strings"));
+    }
+    let e = shopai_core::HashEmbedder::new(b.manifest().embedding.dimensions as usize);
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": e.embed(t)}))
+        .collect();
+    Some(Reply::ok(
+        json!({"object": "list", "data": data, "model": HASH_MODEL, "usage": {"prompt_tokens": 0, "total_tokens": 0}}),
+    ))
+}
+
 /// Route and answer one request.
 pub fn handle(method: &str, path: &str, body: &[u8], state: &State, scratch: &mut Scratch) -> Reply {
+    handle_embedded(method, path, body, state, None, scratch)
+}
+
+/// Route and answer one request, with the host's query embedding (see [`plan`]).
+pub fn handle_embedded(
+    method: &str,
+    path: &str,
+    body: &[u8],
+    state: &State,
+    embedded: Embedded<'_>,
+    scratch: &mut Scratch,
+) -> Reply {
     let path = path.split('?').next().unwrap_or(path);
     let bundle = || state.bundle.as_ref().map_err(|e| Reply::error(503, "bundle_unavailable", e.clone()));
     let result = match (method, path) {
@@ -74,7 +161,12 @@ pub fn handle(method: &str, path: &str, body: &[u8], state: &State, scratch: &mu
         }
         ("POST", "/search") => bundle().and_then(|b| {
             let req: SearchRequest = parse(body)?;
-            let res = answer_search(&b.view(), &req, None, scratch).map_err(core_error)?;
+            let (vector, failure) = match &embedded {
+                Some(Ok(v)) => (Some(*v), None),
+                Some(Err(e)) => (None, Some(format!("query embedding failed: {e}"))),
+                None => (None, None),
+            };
+            let res = answer_search_with(&b.view(), &req, vector, failure.as_deref(), scratch).map_err(core_error)?;
             Ok(Reply::ok(serde_json::to_value(res).unwrap_or(Value::Null)))
         }),
         ("POST", "/recommendations") => bundle().and_then(|b| {
@@ -82,13 +174,13 @@ pub fn handle(method: &str, path: &str, body: &[u8], state: &State, scratch: &mu
             let res = answer_recommend(&b.view(), &req, scratch).map_err(core_error)?;
             Ok(Reply::ok(serde_json::to_value(res).unwrap_or(Value::Null)))
         }),
-        (_, "/health" | "/version" | "/search" | "/recommendations") => {
+        (_, "/health" | "/version" | "/search" | "/recommendations" | "/v1/embeddings") => {
             Err(Reply::error(405, "method_not_allowed", format!("{method} is not allowed on {path}")))
         }
         _ => Err(Reply::error(
             404,
             "not_found",
-            format!("no route for {method} {path}; try POST /search, POST /recommendations, GET /health, GET /version"),
+            format!("no route for {method} {path}; try POST /search, POST /recommendations, POST /v1/embeddings, GET /health, GET /version"),
         )),
     };
     result.unwrap_or_else(|e| e)
@@ -153,6 +245,52 @@ mod tests {
         assert_eq!(r.body["error"]["code"], "not_found");
         let big = format!(r#"{{"query":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
         assert_eq!(call("POST", "/search", &big).status, 413);
+    }
+
+    #[test]
+    fn plans_a_query_embedding_only_when_the_bundle_needs_one() {
+        let st = state();
+        assert_eq!(plan("POST", "/search", br#"{"query":"shoe"}"#, &st), Plan::Answer, "hash bundles embed locally");
+        assert_eq!(plan("POST", "/search", br#"{"vector":[0.1]}"#, &st), Plan::Answer);
+        assert_eq!(plan("GET", "/health", b"", &st), Plan::Answer);
+    }
+
+    #[test]
+    fn failed_query_embedding_degrades_to_lexical_and_says_why() {
+        use shopai_core::lexical::LexicalIndex;
+        let titles = ["red running shoe", "blue denim jacket"];
+        let mut parts = BundleParts {
+            item_ids: vec!["a".into(), "b".into()],
+            titles: titles.iter().map(|t| t.to_string()).collect(),
+            item_categories: vec![vec![], vec![]],
+            vectors: QuantMatrix::from_f32(&[0.6, 0.8, 0.8, 0.6], 2),
+            factors: QuantMatrix::from_f32(&[0.1, 0.2], 1),
+            gram: vec![1.0],
+            popularity: vec![1.0, 2.0],
+            lexical: Some(LexicalIndex::build(&titles)),
+            ..BundleParts::default()
+        };
+        parts.manifest.embedding.model = "all-MiniLM-L6-v2".into();
+        let st = State::from_bundle_bytes(Ok(parts.to_bytes().expect("bundle")));
+        let body = br#"{"query":"running shoe"}"#;
+        assert!(
+            matches!(plan("POST", "/search", body, &st), Plan::EmbedQuery { ref model, dimensions: 2, .. } if model == "all-MiniLM-L6-v2")
+        );
+        let r = handle_embedded(
+            "POST",
+            "/search",
+            body,
+            &st,
+            Some(Err("connection refused".into())),
+            &mut Scratch::default(),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["results"][0]["product_id"], "a");
+        assert!(r.body["degraded"].as_str().is_some_and(|d| d.contains("connection refused")));
+        let v = [0.6f32, 0.8];
+        let r = handle_embedded("POST", "/search", body, &st, Some(Ok(&v)), &mut Scratch::default());
+        assert!(r.body.get("degraded").is_none());
+        assert_eq!(r.body["results"].as_array().map(Vec::len), Some(2));
     }
 
     #[test]

@@ -1,0 +1,61 @@
+// The edge with a bundle embedded by a real model (all-MiniLM-L6-v2 served by
+// `shopai serve-embeddings`): text queries are embedded through the OpenAI-compatible endpoint
+// (outbound HTTP from the wasm component under wasmtime serve), browsers get query vectors from
+// the edge's /v1/embeddings without a key, and when the endpoint goes away search degrades to
+// lexical and says so.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PATHS, shopai, tempDir, freePort, startProcess, waitFor, startEdge } from './harness.mjs';
+
+let work, embedder, edge, embedUrl;
+
+before(async () => {
+  work = tempDir('shopai-edge-embed-');
+  const port = await freePort();
+  embedUrl = `http://127.0.0.1:${port}/v1`;
+  embedder = startProcess(PATHS.shopai, ['serve-embeddings', '--model-dir', process.env.SHOPAI_MODEL_DIR, '--addr', `127.0.0.1:${port}`]);
+  await waitFor(`http://127.0.0.1:${port}/health`, embedder, 120000);
+  shopai('synth', '--out', join(work, 'raw'), '--seed', '11');
+  writeFileSync(join(work, 'shopai.toml'), `[openai]\nbase_url = "${embedUrl}"\n[embeddings]\nprovider = "openai"\nmodel = "all-MiniLM-L6-v2"\ndimensions = 0\nusd_per_million_tokens = 0.0\n[paths]\ndata_dir = "${join(work, 'data')}"\n`);
+  const r = spawnSync(PATHS.shopai, ['--config', join(work, 'shopai.toml'), 'build', '--quiet', '--ratings', join(work, 'raw/ratings.csv'), '--catalog', join(work, 'raw/catalog.csv'), '--out', join(work, 'bundle.bin')], { encoding: 'utf8', cwd: work });
+  assert.equal(r.status, 0, r.stderr);
+  edge = await startEdge(work, 'bundle.bin', [`SHOPAI_EMBEDDINGS_URL=${embedUrl}`]);
+});
+
+after(async () => {
+  await edge?.proc.stop();
+  await embedder?.stop();
+});
+
+const search = async (query) => {
+  const r = await fetch(`${edge.url}/search`, { method: 'POST', body: JSON.stringify({ query, top_k: 5 }) });
+  assert.equal(r.status, 200, await r.clone().text());
+  return r.json();
+};
+
+test('text queries are embedded through the endpoint and answered semantically', async () => {
+  const res = await search('something to cook pasta in');
+  assert.equal(res.degraded, undefined, JSON.stringify(res));
+  assert.ok(res.results.every((r) => r.parts.vector !== 0));
+  assert.ok(res.results.slice(0, 3).some((r) => r.categories.includes('Kitchen')), JSON.stringify(res.results.map((r) => r.title)));
+});
+
+test('browsers get query vectors from the edge without a key', async () => {
+  const r = await fetch(`${edge.url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'all-MiniLM-L6-v2', input: ['hiking boots'] }) });
+  assert.equal(r.status, 200);
+  const body = await r.json();
+  assert.equal(body.data[0].embedding.length, 384);
+});
+
+test('when the embedding endpoint is down, search degrades to lexical and says so', async () => {
+  await embedder.stop();
+  const res = await search('waterproof hiking boot');
+  assert.match(res.degraded, /lexical only: query embedding failed/);
+  assert.ok(res.results.length > 0 && res.results.every((r) => r.parts.lexical > 0));
+  const r = await fetch(`${edge.url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ input: 'x' }) });
+  assert.equal(r.status, 502);
+  assert.equal((await r.json()).error.code, 'embeddings_unavailable');
+});
