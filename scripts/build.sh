@@ -11,7 +11,7 @@ step "npm package (wasm-pack, --target web)"
 wasm-pack --quiet build crates/wasm --target web --release --out-dir pkg --no-pack 2>&1 | grep -v "^\[INFO\]" || true
 [ -f crates/wasm/pkg/shopai_wasm_bg.wasm ] || die "wasm-pack produced no package"
 if command -v wasm-opt >/dev/null 2>&1; then
-  wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+  wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
     --strip-debug --strip-producers crates/wasm/pkg/shopai_wasm_bg.wasm -o crates/wasm/pkg/shopai_wasm_bg.wasm
 fi
 # wasm-pack's --no-pack skips package.json; write ours (the source of truth is crates/wasm/package.json).

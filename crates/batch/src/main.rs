@@ -78,6 +78,25 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8090")]
         addr: String,
     },
+    /// Time vector search through a bundle (exact int8 scan, 1 thread) on raw f32 vectors; see
+    /// scripts/bench-search.sh.
+    BenchSearch {
+        /// Base vectors: raw little-endian f32 rows.
+        #[arg(long)]
+        base: PathBuf,
+        /// Query vectors: raw little-endian f32 rows.
+        #[arg(long)]
+        queries: PathBuf,
+        /// Dimensions.
+        #[arg(long, default_value_t = 256)]
+        dim: usize,
+        /// Use only the first N base rows (0 = all).
+        #[arg(long, default_value_t = 0)]
+        limit: usize,
+        /// Also write the bundle here (for the Node benchmark).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Time ALS training on a ratings file (seconds per iteration, as JSON); see scripts/bench-als.sh.
     BenchAls(BenchAlsArgs),
 }
@@ -548,6 +567,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::ServeEmbeddings { model_dir, addr } => {
             let model = shopai_batch::local_model::LocalModel::load(&model_dir)?;
             shopai_batch::serve::run(model, &addr)
+        }
+        Command::BenchSearch { base, queries, dim, limit, out } => {
+            let r = shopai_batch::benchsearch::run(&base, &queries, dim, limit, out.as_deref())?;
+            print_json(&r)
         }
         Command::BenchAls(a) => {
             let bytes = shopai_batch::ingest::maybe_gunzip(

@@ -117,7 +117,7 @@ pub fn hybrid_search(
     scratch: &mut SearchScratch,
 ) -> Result<Vec<Hit>> {
     let dim = view.vectors.dim;
-    let qscale = match vector {
+    let qscale: Option<f32> = match vector {
         Some(q) => {
             if q.len() != dim {
                 return Err(Error::DimensionMismatch { expected: dim, actual: q.len() });
@@ -135,7 +135,7 @@ pub fn hybrid_search(
         _ => false,
     };
     let w = if qscale.is_none() { 1.0 } else { lexical_weight };
-    scratch.top.reset(top_k);
+    scratch.top.reset(if qscale.is_some() { candidates(top_k) } else { top_k });
     for i in 0..view.n_items() as u32 {
         if !filter.allows(view, i) {
             continue;
@@ -151,16 +151,22 @@ pub fn hybrid_search(
         };
         scratch.top.push(i, s);
     }
-    let top = scratch.top.drain_sorted();
+    let mut top = scratch.top.drain_sorted();
+    if let Some(q) = vector {
+        // Rescore the candidates with the unquantized query (only the items' quantization remains).
+        scratch.top.reset(top_k);
+        for c in &top {
+            let lex = if use_lex { scratch.lexical[c.item as usize] } else { 0.0 };
+            scratch.top.push(c.item, view.vectors.dot_f32(c.item as usize, q) + w * lex);
+        }
+        top = scratch.top.drain_sorted();
+    }
     Ok(top
         .into_iter()
         .map(|s| {
             let lexical = if use_lex { scratch.lexical[s.item as usize] } else { 0.0 };
-            let vector = match qscale {
-                Some(qs) => {
-                    dot_i8(view.vectors.row(s.item as usize), &scratch.codes) as f32
-                        * (view.vectors.scales[s.item as usize] * qs)
-                }
+            let vector = match vector {
+                Some(q) => view.vectors.dot_f32(s.item as usize, q),
                 None => 0.0,
             };
             Hit { item: s.item, score: s.score, vector, lexical }
@@ -185,17 +191,28 @@ pub fn search(
     }
     scratch.codes.resize(dim, 0);
     let qscale = quantize_into(query, &mut scratch.codes);
-    scratch.top.reset(top_k);
-    let filtered = filter.categories.is_empty() && filter.exclude.is_empty();
+    scratch.top.reset(candidates(top_k));
+    let unfiltered = filter.categories.is_empty() && filter.exclude.is_empty();
     for i in 0..view.n_items() as u32 {
-        if !filtered && !filter.allows(view, i) {
+        if !unfiltered && !filter.allows(view, i) {
             continue;
         }
         let s =
             dot_i8(view.vectors.row(i as usize), &scratch.codes) as f32 * (view.vectors.scales[i as usize] * qscale);
         scratch.top.push(i, s);
     }
+    // Rescore the candidates with the unquantized query (only the items' quantization remains).
+    let cands = scratch.top.drain_sorted();
+    scratch.top.reset(top_k);
+    for c in cands {
+        scratch.top.push(c.item, view.vectors.dot_f32(c.item as usize, query));
+    }
     Ok(scratch.top.drain_sorted())
+}
+
+/// How many int8 candidates are rescored for a top-k.
+fn candidates(top_k: usize) -> usize {
+    (top_k * 4).max(top_k + 16)
 }
 
 #[cfg(test)]
