@@ -33,7 +33,9 @@ if [ ! -d "$js/node_modules/voy-search" ]; then
   mkdir -p "$js" && cp "$anchors/js/package.json" "$anchors/js/package-lock.json" "$js/" && (cd "$js" && npm ci --no-audit --no-fund >/dev/null)
 fi
 cp "$anchors/js/bench.mjs" "$js/"
-(cd "$js" && node --experimental-wasm-modules bench.mjs "$vecs" >"$work/peers.json" 2>/dev/null) || echo "(voy/Orama run failed; see $js)"
+rm -f "$js/js_results.json"
+(cd "$js" && node --experimental-wasm-modules bench.mjs "$vecs" >"$work/peers.log" 2>&1) || echo "(voy/Orama run failed; see $work/peers.log)"
+cp "$js/js_results.json" "$work/peers.json" 2>/dev/null || true
 python3 - "$work" <<'PY'
 import json, sys, os
 w = sys.argv[1]
@@ -49,10 +51,10 @@ print(f"| {node['impl']} | {node['median_ms']:.3f} | {node['p95_ms']:.3f} | {nod
 try:
     peers = json.load(open(f"{w}/peers.json"))
     for name, r in peers["results"].items():
-        med = r.get("median_ms") or r.get("query", {}).get("median_ms")
-        rec = r.get("recall10", r.get("recall_at_10", float("nan")))
+        med, rec = r.get("median_ms"), r.get("recall10", float("nan"))
         if med:
-            print(f"| {name} | {med:.3f} | {r.get('p95_ms', float('nan')):.3f} | {rec:.4f} | (ratio {med / node['median_ms']:.1f}×) |")
+            print(f"| {name} ({r.get('version', 'plain JS')}) | {med:.3f} | {r.get('p95_ms', float('nan')):.3f} | {rec:.4f} |")
+    print("\nShopAI speed-up (median ms): " + ", ".join(f"{k} {r['median_ms'] / node['median_ms']:.1f}×" for k, r in peers["results"].items() if r.get("median_ms")))
 except Exception as e:  # report, don't hide
     print(f"\n(peer JS results unavailable: {e})")
 PY
