@@ -28,6 +28,8 @@ pub struct BuildConfig {
     pub ease: Option<(f32, usize)>,
     /// Popularity half-life in days (None: plain interaction counts).
     pub popularity_half_life_days: Option<f32>,
+    /// How ratings become ALS interaction values.
+    pub confidence: crate::dataset::Confidence,
 }
 
 /// Popularity of each item over `rows`: plain counts, or counts decayed by age relative to the
@@ -166,7 +168,7 @@ pub fn source_hash(parts: &[&[u8]]) -> String {
 
 /// Train, embed and assemble a bundle from `train` interactions of `data`.
 pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, source_hash: &str) -> Result<Vec<u8>> {
-    let matrix = data.binary_matrix(train_rows);
+    let matrix = data.matrix(train_rows, cfg.confidence);
     let pb = progress(cfg.progress, cfg.als.iterations as u64, "ALS");
     let model = train(&matrix, &cfg.als, |_| pb.inc(1)).context("training ALS")?;
     pb.finish_and_clear();

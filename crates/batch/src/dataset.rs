@@ -4,6 +4,40 @@ use crate::ingest::{Interactions, Product};
 use shopai_core::als::CsrMatrix;
 use std::collections::HashMap;
 
+/// How a rating becomes the ALS interaction value (confidence = alpha × value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// Every interaction counts 1 (the evaluation protocol's choice).
+    #[default]
+    Binary,
+    /// The rating itself.
+    Rating,
+    /// `1 + ln(1 + rating)`: grows with the rating but saturates (Hu, Koren & Volinsky's log scaling).
+    Log,
+}
+
+impl Confidence {
+    /// Parse `binary`, `rating` or `log`.
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        Ok(match s {
+            "binary" => Self::Binary,
+            "rating" => Self::Rating,
+            "log" => Self::Log,
+            _ => anyhow::bail!("unknown confidence {s:?} (use binary, rating or log)"),
+        })
+    }
+
+    /// The value of one interaction with this rating.
+    pub fn value(self, rating: f32) -> f32 {
+        match self {
+            Self::Binary => 1.0,
+            Self::Rating => rating.max(0.0),
+            Self::Log => 1.0 + rating.max(0.0).ln_1p(),
+        }
+    }
+}
+
 /// One interaction as dense indices: `(user, item, rating, timestamp)`.
 pub type Row = (u32, u32, f32, i64);
 
@@ -77,9 +111,17 @@ impl Dataset {
 
     /// Binary user × item matrix of the given interactions (value 1 per pair).
     pub fn binary_matrix(&self, interactions: &[Row]) -> CsrMatrix {
-        let t: Vec<(u32, u32, f32)> = interactions.iter().map(|&(u, i, _, _)| (u, i, 1.0)).collect();
+        self.matrix(interactions, Confidence::Binary)
+    }
+
+    /// User × item matrix with each pair's value from its rating (ALS confidence = alpha × value).
+    /// A pair appears once (duplicates were resolved at ingest; any left keep the last value).
+    pub fn matrix(&self, interactions: &[Row], confidence: Confidence) -> CsrMatrix {
+        let t: Vec<(u32, u32, f32)> = interactions.iter().map(|&(u, i, r, _)| (u, i, confidence.value(r))).collect();
         let mut m = CsrMatrix::from_triplets(self.user_ids.len(), self.item_ids.len(), &t);
-        m.values.iter_mut().for_each(|v| *v = 1.0);
+        if confidence == Confidence::Binary {
+            m.values.iter_mut().for_each(|v| *v = 1.0);
+        }
         m
     }
 
@@ -107,4 +149,22 @@ pub fn product_text(p: &Product) -> String {
         t.push_str(&p.description);
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confidence_scales_ratings() {
+        assert_eq!(Confidence::Binary.value(5.0), 1.0);
+        assert_eq!(Confidence::Rating.value(4.0), 4.0);
+        assert!((Confidence::Log.value(1.0) - (1.0 + 2f32.ln())).abs() < 1e-6);
+        assert!(Confidence::Log.value(5.0) > Confidence::Log.value(1.0));
+        assert!(Confidence::parse("squared").is_err());
+        let t = Interactions::from_rows([("u", "a", 4.0, 1, 1), ("u", "b", 2.0, 2, 2)]);
+        let d = Dataset::new(&t, &[]);
+        assert_eq!(d.matrix(&d.interactions, Confidence::Rating).values, vec![4.0, 2.0]);
+        assert_eq!(d.binary_matrix(&d.interactions).values, vec![1.0, 1.0]);
+    }
 }

@@ -180,6 +180,9 @@ pub struct Tuned {
     /// Chosen popularity half-life in days (None: plain counts).
     #[serde(default)]
     pub popularity_half_life_days: Option<f32>,
+    /// How ratings became ALS interaction values.
+    #[serde(default)]
+    pub confidence: crate::dataset::Confidence,
     /// Validation NDCG@10 ("all") of the chosen ALS alone.
     pub val_ndcg_als: f64,
     /// Validation NDCG@10 ("all") of the chosen fusion.
@@ -208,6 +211,7 @@ impl Tuned {
             fusion: self.fusion,
             ease: self.ease_lambda.map(|l| (l, NEIGHBORS)),
             popularity_half_life_days: self.popularity_half_life_days,
+            confidence: self.confidence,
             ..base.clone()
         }
     }
@@ -224,6 +228,7 @@ impl Tuned {
             fusion: FusionWeights::default(),
             ease_lambda: None,
             popularity_half_life_days: None,
+            confidence: Default::default(),
             val_ndcg_als: 0.0,
             val_ndcg_fusion: 0.0,
             als_trials: vec![],
@@ -312,6 +317,7 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
         fusion: best_f.1,
         ease_lambda: best_f.2.filter(|_| best_f.1.item > 0.0),
         popularity_half_life_days: best_f.3,
+        confidence: base.confidence,
         val_ndcg_als,
         val_ndcg_fusion: best_f.0,
         als_trials,

@@ -142,10 +142,16 @@ struct ModelArgs {
     /// Seed for every random choice.
     #[arg(long, default_value_t = AlsConfig::default().seed)]
     seed: u64,
+    /// How ratings become ALS confidence: binary (every interaction 1, the protocol's), rating, log.
+    #[arg(long, default_value = "binary")]
+    confidence: String,
 }
 
 #[derive(Args, Debug)]
 struct TuneArgs {
+    /// How ratings become ALS confidence: binary, rating or log.
+    #[arg(long, default_value = "binary")]
+    confidence: String,
     /// Processed data folder (default: the one data/processed/LATEST names).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -406,6 +412,7 @@ fn run(cli: Cli) -> Result<()> {
                 eval: None,
                 ease: None,
                 popularity_half_life_days: None,
+                confidence: shopai_batch::dataset::Confidence::parse(&a.model.confidence)?,
             };
             if let Some(t) = &a.tuned {
                 let tuned = read_tuned(t)?;
@@ -462,7 +469,8 @@ fn run(cli: Cli) -> Result<()> {
                 half_life_days: a.half_life_days,
                 min_relative_coverage: a.min_relative_coverage,
             };
-            let base = base_config(a.dims, AlsConfig::default().iterations(a.iterations).seed(a.seed), progress);
+            let mut base = base_config(a.dims, AlsConfig::default().iterations(a.iterations).seed(a.seed), progress);
+            base.confidence = shopai_batch::dataset::Confidence::parse(&a.confidence)?;
             let tuned = evaluate::tune(&exp, &grid, &base, progress)?;
             let out = a.out.unwrap_or_else(|| cfg.paths.out_dir.join("tuned.json"));
             build::write_atomic(&out, serde_json::to_string_pretty(&tuned)?.as_bytes())?;
@@ -493,7 +501,8 @@ fn run(cli: Cli) -> Result<()> {
             log::info("split", serde_json::json!({"rows": sp.rows}));
             let mut exp = evaluate::Experiment::load(&dir)?;
             pipeline::attach_vectors(&cfg, &mut exp.data, progress)?;
-            let base = base_config(a.model.dims, als_config(&a.model)?, progress);
+            let mut base = base_config(a.model.dims, als_config(&a.model)?, progress);
+            base.confidence = shopai_batch::dataset::Confidence::parse(&a.model.confidence)?;
             let grid = if a.quick_tune {
                 evaluate::Grid {
                     factors: vec![a.model.factors],
@@ -617,6 +626,7 @@ fn base_config(dims: usize, als: AlsConfig, progress: bool) -> build::BuildConfi
         eval: None,
         ease: None,
         popularity_half_life_days: None,
+        confidence: Default::default(),
     }
 }
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Local embedding throughput: `shopai serve-embeddings` (all-MiniLM-L6-v2, candle) embedding the
+# 1,682 ML-100k item texts through `shopai embed` (batches of 64, fresh cache), with 1 and 2 threads.
+# sentences/s = texts / wall seconds of the embed run (HTTP included).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$SHOPAI_ROOT"
+cargo build --release -q -p shopai-batch
+bash scripts/fetch-demo-data.sh
+bash scripts/fetch-model.sh >/dev/null
+work=$(mktemp -d)
+pid=""
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+export SHOPAI_DATA_DIR="$work/data"
+"$SHOPAI_BIN" ingest --quiet --ratings data/ml-100k/ml-100k.inter --catalog data/ml-100k/ml-100k.item >/dev/null
+echo "| threads | texts | seconds | sentences/s |"
+echo "|---:|---:|---:|---:|"
+for threads in 1 2; do
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  RAYON_NUM_THREADS=$threads "$SHOPAI_BIN" serve-embeddings --model-dir "$SHOPAI_MODEL_DIR" --addr "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
+  cat >"$work/cfg.toml" <<TOML
+[openai]
+base_url = "http://127.0.0.1:$port/v1"
+[embeddings]
+provider = "openai"
+model = "all-MiniLM-L6-v2"
+dimensions = 0
+batch_size = 64
+usd_per_million_tokens = 0.0
+cache_dir = "$work/cache-$threads"
+TOML
+  start=$(date +%s.%N)
+  "$SHOPAI_BIN" --config "$work/cfg.toml" embed --quiet >/dev/null
+  end=$(date +%s.%N)
+  python3 -c "t=$end-$start; print(f'| $threads | 1682 | {t:.2f} | {1682/t:.0f} |')"
+  kill $pid; wait $pid 2>/dev/null || true; pid=""
+done
+echo
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%F)"
