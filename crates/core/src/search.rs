@@ -2,7 +2,7 @@
 
 use crate::bundle::BundleView;
 use crate::error::{Error, Result};
-use crate::quant::{dot_i8, quantize_into};
+use crate::quant::{best_dot_i8, quantize_into};
 use crate::topk::{Scored, TopK};
 
 /// Which items a query may return. Filters are checked inside the scan, so a top-k asks for k
@@ -135,6 +135,7 @@ pub fn hybrid_search(
         _ => false,
     };
     let w = if qscale.is_none() { 1.0 } else { lexical_weight };
+    let dot_i8 = best_dot_i8();
     scratch.top.reset(if qscale.is_some() { candidates(top_k) } else { top_k });
     for i in 0..view.n_items() as u32 {
         if !filter.allows(view, i) {
@@ -191,6 +192,7 @@ pub fn search(
     }
     scratch.codes.resize(dim, 0);
     let qscale = quantize_into(query, &mut scratch.codes);
+    let dot_i8 = best_dot_i8();
     scratch.top.reset(candidates(top_k));
     let unfiltered = filter.categories.is_empty() && filter.exclude.is_empty();
     for i in 0..view.n_items() as u32 {
