@@ -124,13 +124,6 @@ impl Dataset {
         }
         m
     }
-
-    /// Interaction count per item over the given interactions.
-    pub fn popularity(&self, interactions: &[Row]) -> Vec<f32> {
-        let mut p = vec![0f32; self.item_ids.len()];
-        interactions.iter().for_each(|&(_, i, _, _)| p[i as usize] += 1.0);
-        p
-    }
 }
 
 /// The text that represents a product to the embedder: title, categories, brand, description.

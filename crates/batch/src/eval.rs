@@ -119,11 +119,9 @@ pub fn evaluate(set: &EvalSet, ks: &[usize], mut score: impl FnMut(usize, &[u32]
     report
 }
 
-/// Popularity scores: interaction count of each item in `h`.
+/// The protocol's popularity scores: interaction count of each item in `h`.
 pub fn popularity_scores(n_items: usize, h: &[Row]) -> Vec<f32> {
-    let mut p = vec![0f32; n_items];
-    h.iter().for_each(|&(_, i, _, _)| p[i as usize] += 1.0);
-    p
+    crate::build::popularity(n_items, h, None)
 }
 
 #[cfg(test)]

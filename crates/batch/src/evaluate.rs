@@ -327,7 +327,7 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
 
 /// One variant's metrics on one part and relevance variant.
 #[derive(Debug, Clone, Serialize)]
-pub struct Row4 {
+pub struct ModelRow {
     /// Model variant.
     pub model: String,
     /// `val` or `test`, or a test segment.
@@ -344,7 +344,7 @@ pub struct EvalReport {
     /// Parameters evaluated.
     pub tuned: Tuned,
     /// All rows.
-    pub rows: Vec<Row4>,
+    pub rows: Vec<ModelRow>,
     /// Headline (test, "all", K=10) per model.
     pub headline: BTreeMap<String, crate::eval::AtK>,
     /// Per-user scoring latency in µs on the test bundle (fold-in + scans over the catalog).
@@ -399,7 +399,7 @@ pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> R
                     None => evaluate(&set, &KS, |_, _, s| s.copy_from_slice(&pop)),
                     Some(w) => m.report(&set, w),
                 };
-                rows.push(Row4 { model: model.into(), split: name.clone(), relevance, report });
+                rows.push(ModelRow { model: model.into(), split: name.clone(), relevance, report });
             }
             pb.inc(1);
         }
@@ -434,7 +434,7 @@ pub fn html(r: &EvalReport) -> String {
     s.push_str(&crate::eda::bars("Test NDCG@10 × 10⁴ (relevance: all)", &bars));
     for split in ["test", "val", "test-segment-1", "test-segment-2", "test-segment-3"] {
         for relevance in [Variant::All, Variant::Pos] {
-            let rows: Vec<&Row4> = r.rows.iter().filter(|x| x.split == split && x.relevance == relevance).collect();
+            let rows: Vec<&ModelRow> = r.rows.iter().filter(|x| x.split == split && x.relevance == relevance).collect();
             if rows.is_empty() {
                 continue;
             }

@@ -675,7 +675,6 @@ fn ingest(cfg: &Config, a: &IngestArgs, progress: bool) -> Result<pipeline::Inge
         ratings: Location::parse(&a.ratings)?,
         catalog: a.catalog.as_deref().map(Location::parse).transpose()?,
         force: a.force,
-        publish: true,
         progress,
     };
     pipeline::ingest(cfg, &input)

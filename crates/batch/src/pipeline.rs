@@ -80,8 +80,6 @@ pub struct IngestInput {
     pub catalog: Option<Location>,
     /// Redo even if unchanged.
     pub force: bool,
-    /// Mirror to S3 (`s3.bucket` + `s3.prefix`) when set.
-    pub publish: bool,
     /// Progress bars.
     pub progress: bool,
 }

@@ -1,7 +1,7 @@
 //! Hybrid recommendations: ALS fold-in, content similarity to the history, popularity; each source
 //! standardized (z-score over the catalog) and combined with the bundle's fusion weights.
 
-use crate::als::{dot, solve_row_exact};
+use crate::als::solve_row_exact;
 use crate::bundle::{BundleView, FusionWeights};
 use crate::error::Result;
 use crate::search::Filter;
@@ -211,13 +211,6 @@ fn explain(view: &BundleView<'_>, history: &[u32], item: u32, w: FusionWeights) 
         );
     }
     top.drain_sorted().into_iter().map(|s| s.item).collect()
-}
-
-/// Cosine-free helper used by tests: raw ALS score of `item` for factors `user`.
-pub fn collab_score(view: &BundleView<'_>, user: &[f32], item: usize) -> f32 {
-    let mut y = vec![0f32; user.len()];
-    view.factors.dequantize_into(item, &mut y);
-    dot(user, &y)
 }
 
 #[cfg(test)]
