@@ -38,3 +38,24 @@ test('ML-100k split and popularity baseline follow EVAL_PROTOCOL.md exactly', ()
   const split = JSON.parse(readFileSync(join(s.dir, 'split.json'), 'utf8'));
   assert.equal(split.rows.train, 70000);
 });
+
+test('tuned ALS on ML-100k stays at the peers\' level (test NDCG@10 ≥ 0.173; "pos" above every peer row)', () => {
+  const work = tempDir('shopai-ml100k-eval-');
+  const env = { ...process.env, SHOPAI_DATA_DIR: join(work, 'data'), SHOPAI_OUT_DIR: join(work, 'out') };
+  const run = (...args) => {
+    const r = spawnSync(PATHS.shopai, args, { encoding: 'utf8', env, cwd: work });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  run('ingest', '--quiet', '--ratings', join(ROOT, 'data/ml-100k/ml-100k.inter'), '--catalog', join(ROOT, 'data/ml-100k/ml-100k.item'));
+  const tuned = run('tune', '--quiet', '--factors', '16,32', '--regularization', '0.05,0.5', '--alpha', '1', '--ease-lambda', '300', '--half-life-days', '0,30');
+  assert.equal(tuned.factors, 16, 'the optimum implicit\'s wider grid also finds');
+  run('evaluate', '--quiet');
+  const report = JSON.parse(readFileSync(join(work, 'out/eval.json'), 'utf8'));
+  const at10 = (model, split, rel) => report.rows.find((r) => r.model === model && r.split === split && r.relevance === rel).report.at['10'];
+  assert.ok(at10('als-only', 'test', 'all').ndcg >= 0.173, JSON.stringify(at10('als-only', 'test', 'all')));
+  assert.ok(at10('als-only', 'test', 'pos').ndcg > 0.1619, 'above EASE, the best peer row on "pos"');
+  assert.equal(at10('popularity', 'test', 'all').ndcg.toFixed(4), '0.1443');
+  assert.ok(at10('fusion', 'test', 'all').ndcg >= at10('als-only', 'test', 'all').ndcg - 0.01, 'the guarded fusion does not lose ALS quality');
+  for (const split of ['test-segment-1', 'test-segment-2', 'test-segment-3']) assert.ok(at10('fusion', split, 'all'));
+});
