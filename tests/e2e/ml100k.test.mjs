@@ -58,4 +58,5 @@ test('tuned ALS on ML-100k stays at the peers\' level (test NDCG@10 ≥ 0.173; "
   assert.equal(at10('popularity', 'test', 'all').ndcg.toFixed(4), '0.1443');
   assert.ok(at10('fusion', 'test', 'all').ndcg >= at10('als-only', 'test', 'all').ndcg - 0.01, 'the guarded fusion does not lose ALS quality');
   for (const split of ['test-segment-1', 'test-segment-2', 'test-segment-3']) assert.ok(at10('fusion', split, 'all'));
+  assert.ok(report.index_recall_at_10 > 0.9 && report.index_recall_at_10 <= 1, `index recall ${report.index_recall_at_10}`);
 });

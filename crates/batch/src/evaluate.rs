@@ -351,6 +351,39 @@ pub struct EvalReport {
     pub latency_us: BTreeMap<String, f64>,
     /// Embedding cost estimate for the catalog with OpenAI text-embedding-3-large.
     pub embedding_cost: BTreeMap<String, f64>,
+    /// The search index's recall@10 against exact f32 inner product, with catalog items as queries.
+    pub index_recall_at_10: f64,
+}
+
+/// Recall@10 of the bundle's vector search (int8 scan + rescoring) against exact f32 inner
+/// product over the same f32 vectors, using up to 200 evenly spaced catalog items as queries.
+pub fn index_recall(exp: &Experiment, cfg: &BuildConfig) -> Result<f64> {
+    let bytes = build_bundle(&exp.data, &exp.train, &BuildConfig { progress: false, ..cfg.clone() }, "index recall")?;
+    let bundle = Bundle::load(&bytes)?;
+    let view = bundle.view();
+    let (dim, n) = (view.vectors.dim, view.n_items());
+    let vectors: Vec<f32> = match &exp.data.vectors {
+        Some((_, _, v)) => v.clone(),
+        None => {
+            let e = shopai_core::HashEmbedder::new(dim);
+            exp.data.texts.iter().flat_map(|t| e.embed(t)).collect()
+        }
+    };
+    let step = (n / 200).max(1);
+    let mut scratch = shopai_core::search::SearchScratch::default();
+    let (mut hits, mut total) = (0usize, 0usize);
+    for q in (0..n).step_by(step) {
+        let query = &vectors[q * dim..(q + 1) * dim];
+        let mut exact = shopai_core::topk::TopK::new(10);
+        for i in 0..n {
+            exact.push(i as u32, shopai_core::als::dot(query, &vectors[i * dim..(i + 1) * dim]));
+        }
+        let exact: Vec<u32> = exact.drain_sorted().into_iter().map(|s| s.item).collect();
+        let got = shopai_core::search::search(&view, query, 10, &shopai_core::search::Filter::default(), &mut scratch)?;
+        hits += got.iter().filter(|h| exact.contains(&h.item)).count();
+        total += exact.len();
+    }
+    Ok(hits as f64 / total.max(1) as f64)
 }
 
 /// The models reported: `None` weights mean the protocol's popularity (raw counts in H).
@@ -420,7 +453,8 @@ pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> R
         ("usd_per_million_tokens".to_string(), 0.13),
         ("usd_catalog_once".to_string(), tokens / 1e6 * 0.13),
     ]);
-    Ok(EvalReport { tuned: tuned.clone(), rows, headline, latency_us, embedding_cost })
+    let index_recall_at_10 = index_recall(exp, &cfg)?;
+    Ok(EvalReport { tuned: tuned.clone(), rows, headline, latency_us, embedding_cost, index_recall_at_10 })
 }
 
 /// The report as one self-contained HTML page.
@@ -462,8 +496,8 @@ pub fn html(r: &EvalReport) -> String {
             s.push_str("</table>");
         }
     }
-    let _ = writeln!(s, "<h2>Serving cost</h2><p>Per-user scoring (fold-in + scoring the whole catalog from the bundle), native: p50 {:.0} µs, p95 {:.0} µs. Embedding the catalog once with text-embedding-3-large: ≈{:.0} tokens, ≈${:.4}.</p></html>",
+    let _ = writeln!(s, "<h2>Serving cost</h2><p>Per-user scoring (fold-in + scoring the whole catalog from the bundle), native: p50 {:.0} µs, p95 {:.0} µs. Embedding the catalog once with text-embedding-3-large: ≈{:.0} tokens, ≈${:.4}. Vector index recall@10 against exact f32: {:.4}.</p></html>",
         r.latency_us.get("p50").copied().unwrap_or(0.0), r.latency_us.get("p95").copied().unwrap_or(0.0),
-        r.embedding_cost["catalog_tokens_estimate"], r.embedding_cost["usd_catalog_once"]);
+        r.embedding_cost["catalog_tokens_estimate"], r.embedding_cost["usd_catalog_once"], r.index_recall_at_10);
     s
 }

@@ -488,6 +488,7 @@ fn run(cli: Cli) -> Result<()> {
             print_json(&serde_json::json!({
                 "headline_test_all_at_10": report.headline,
                 "latency_us": report.latency_us,
+                "index_recall_at_10": report.index_recall_at_10,
                 "report": cfg.paths.out_dir.join("eval.html"),
             }))
         }
