@@ -137,8 +137,9 @@ pub fn hybrid_search(
     let w = if qscale.is_none() { 1.0 } else { lexical_weight };
     let dot_i8 = best_dot_i8();
     scratch.top.reset(if qscale.is_some() { candidates(top_k) } else { top_k });
+    let unfiltered = filter.categories.is_empty() && filter.exclude.is_empty();
     for i in 0..view.n_items() as u32 {
-        if !filter.allows(view, i) {
+        if !unfiltered && !filter.allows(view, i) {
             continue;
         }
         let lex = if use_lex { scratch.lexical[i as usize] } else { 0.0 };
@@ -175,7 +176,8 @@ pub fn hybrid_search(
         .collect())
 }
 
-/// The `top_k` items whose vectors are most similar (cosine, for normalized inputs) to `query`.
+/// The `top_k` items whose vectors are most similar (cosine, for normalized inputs) to `query`:
+/// [`hybrid_search`] without a text.
 pub fn search(
     view: &BundleView<'_>,
     query: &[f32],
@@ -183,33 +185,8 @@ pub fn search(
     filter: &Filter,
     scratch: &mut SearchScratch,
 ) -> Result<Vec<Scored>> {
-    let dim = view.vectors.dim;
-    if query.len() != dim {
-        return Err(Error::DimensionMismatch { expected: dim, actual: query.len() });
-    }
-    if !query.iter().all(|x| x.is_finite()) {
-        return Err(Error::InvalidArgument { field: "vector", reason: "contains NaN or infinity".into() });
-    }
-    scratch.codes.resize(dim, 0);
-    let qscale = quantize_into(query, &mut scratch.codes);
-    let dot_i8 = best_dot_i8();
-    scratch.top.reset(candidates(top_k));
-    let unfiltered = filter.categories.is_empty() && filter.exclude.is_empty();
-    for i in 0..view.n_items() as u32 {
-        if !unfiltered && !filter.allows(view, i) {
-            continue;
-        }
-        let s =
-            dot_i8(view.vectors.row(i as usize), &scratch.codes) as f32 * (view.vectors.scales[i as usize] * qscale);
-        scratch.top.push(i, s);
-    }
-    // Rescore the candidates with the unquantized query (only the items' quantization remains).
-    let cands = scratch.top.drain_sorted();
-    scratch.top.reset(top_k);
-    for c in cands {
-        scratch.top.push(c.item, view.vectors.dot_f32(c.item as usize, query));
-    }
-    Ok(scratch.top.drain_sorted())
+    let hits = hybrid_search(view, Some(query), None, 0.0, top_k, filter, scratch)?;
+    Ok(hits.into_iter().map(|h| Scored { item: h.item, score: h.score }).collect())
 }
 
 /// How many int8 candidates are rescored for a top-k.
