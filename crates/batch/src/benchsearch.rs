@@ -1,15 +1,17 @@
-//! `shopai bench-search`: single-thread query throughput and recall@10 of core's exact int8 scan,
-//! measured through a real bundle, against exact f32 brute force.
+//! `shopai bench-search`: single-thread query throughput and recall@10 of core's vector search,
+//! measured through a real bundle (the same codes, sign bits, residual and graph a build writes),
+//! against exact f32 brute force.
 
+use crate::ann::{build_index, IndexOptions};
 use anyhow::{ensure, Context, Result};
 use rayon::prelude::*;
 use serde::Serialize;
-use shopai_core::search::{search, Filter, SearchScratch};
+use shopai_core::search::{hybrid_search_with, Filter, SearchOptions, SearchScratch};
 use shopai_core::{Bundle, BundleParts, QuantMatrix};
 use std::path::Path;
 use std::time::Instant;
 
-/// Benchmark result.
+/// Benchmark result (one per beam width for a graph).
 #[derive(Debug, Serialize)]
 pub struct SearchBench {
     /// Base vectors.
@@ -18,16 +20,25 @@ pub struct SearchBench {
     pub dim: usize,
     /// Queries.
     pub queries: usize,
+    /// Index kind as the manifest names it.
+    pub index: String,
+    /// Whether the int4 residual was used.
+    pub refine: bool,
+    /// Graph beam width (0 without a graph).
+    pub ef: usize,
     /// Single-thread queries per second (wall clock).
     pub qps_single_thread: f64,
     /// Median milliseconds per query.
     pub median_ms: f64,
     /// recall@10 against exact f32 inner product.
     pub recall_at_10: f64,
-    /// Index bytes per vector (codes + scale).
+    /// Vector index bytes per item: codes, scales, sign bits, residual, graph (and the mean,
+    /// amortized).
     pub bytes_per_vector: f64,
     /// Bundle size.
     pub bundle_bytes: usize,
+    /// Seconds to code the vectors and build the graph.
+    pub build_s: f64,
 }
 
 fn read_f32(path: &Path) -> Result<Vec<f32>> {
@@ -36,8 +47,17 @@ fn read_f32(path: &Path) -> Result<Vec<f32>> {
     Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
-/// Run the benchmark.
-pub fn run(base: &Path, queries: &Path, dim: usize, limit: usize, out: Option<&Path>) -> Result<SearchBench> {
+/// Run the benchmark: build the index once, then one timed pass over the queries per beam width
+/// in `efs` (one pass with the default when empty or without a graph).
+pub fn run(
+    base: &Path,
+    queries: &Path,
+    dim: usize,
+    limit: usize,
+    out: Option<&Path>,
+    index: &IndexOptions,
+    efs: &[usize],
+) -> Result<Vec<SearchBench>> {
     let mut xb = read_f32(base)?;
     let xq = read_f32(queries)?;
     ensure!(dim > 0 && xb.len() % dim == 0 && xq.len() % dim == 0, "files are not rows of {dim} floats");
@@ -45,17 +65,30 @@ pub fn run(base: &Path, queries: &Path, dim: usize, limit: usize, out: Option<&P
         xb.truncate(limit * dim);
     }
     let (n, nq) = (xb.len() / dim, xq.len() / dim);
-    let parts = BundleParts {
+    let started = Instant::now();
+    let (codes, vector_extras) = build_index(&xb, dim, index, std::io::IsTerminal::is_terminal(&std::io::stderr()))?;
+    let build_s = started.elapsed().as_secs_f64();
+    let x = &vector_extras;
+    let index_bytes = codes.codes.len()
+        + 4 * codes.scales.len()
+        + 4 * x.mean.len()
+        + 8 * x.signs.len()
+        + x.refine.as_ref().map_or(0, |r| r.codes.len() + 4 * r.scales.len())
+        + x.graph.as_ref().map_or(0, |g| g.zero.len() + g.upper.len() + 4 * (g.layer_sizes.len() + g.pid_items.len()));
+    let mut parts = BundleParts {
         item_ids: (0..n).map(|i| i.to_string()).collect(),
         titles: vec![String::new(); n],
         item_categories: vec![Vec::new(); n],
-        vectors: QuantMatrix::from_f32(&xb, dim),
+        vectors: codes,
+        vector_extras,
         factors: QuantMatrix::from_f32(&vec![0.0; n], 1),
         gram: vec![1.0],
         popularity: vec![0.0; n],
         ..BundleParts::default()
     };
+    parts.manifest.index.ef_search = index.graph.ef_search as u32;
     let bytes = parts.to_bytes()?;
+    drop(parts);
     if let Some(o) = out {
         crate::build::write_atomic(o, &bytes)?;
     }
@@ -73,27 +106,59 @@ pub fn run(base: &Path, queries: &Path, dim: usize, limit: usize, out: Option<&P
             top.drain_sorted().into_iter().map(|s| s.item).collect()
         })
         .collect();
-    let mut scratch = SearchScratch::default();
-    let filter = Filter::default();
-    let mut lat = Vec::with_capacity(nq);
-    let mut hits = 0usize;
-    let started = Instant::now();
-    for q in 0..nq {
-        let t = Instant::now();
-        let res = search(&view, &xq[q * dim..(q + 1) * dim], 10, &filter, &mut scratch)?;
-        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-        hits += res.iter().filter(|h| gt[q].contains(&h.item)).count();
+    let graph = view.index.graph.is_some();
+    let efs: Vec<usize> = if graph && !efs.is_empty() { efs.to_vec() } else { vec![0] };
+    let mut results = Vec::new();
+    for ef in efs {
+        let mut scratch = SearchScratch::default();
+        let filter = Filter::default();
+        let opts = SearchOptions { ef, ..SearchOptions::default() };
+        let mut lat = Vec::with_capacity(nq);
+        let mut hits = 0usize;
+        // One untimed warm-up pass over a tenth of the queries.
+        for q in 0..nq / 10 {
+            hybrid_search_with(&view, Some(&xq[q * dim..(q + 1) * dim]), None, 0.0, 10, &filter, opts, &mut scratch)?;
+        }
+        let started = Instant::now();
+        for q in 0..nq {
+            let t = Instant::now();
+            let res = hybrid_search_with(
+                &view,
+                Some(&xq[q * dim..(q + 1) * dim]),
+                None,
+                0.0,
+                10,
+                &filter,
+                opts,
+                &mut scratch,
+            )?;
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            hits += res.iter().filter(|h| gt[q].contains(&h.item)).count();
+        }
+        let total = started.elapsed().as_secs_f64();
+        lat.sort_by(f64::total_cmp);
+        results.push(SearchBench {
+            n,
+            dim,
+            queries: nq,
+            index: view.manifest.index.kind.clone(),
+            refine: view.manifest.index.refine,
+            ef: if graph {
+                if ef == 0 {
+                    view.manifest.index.ef_search as usize
+                } else {
+                    ef
+                }
+            } else {
+                0
+            },
+            qps_single_thread: nq as f64 / total,
+            median_ms: lat[lat.len() / 2],
+            recall_at_10: hits as f64 / (nq * 10) as f64,
+            bytes_per_vector: index_bytes as f64 / n as f64,
+            bundle_bytes: bytes.len(),
+            build_s,
+        });
     }
-    let total = started.elapsed().as_secs_f64();
-    lat.sort_by(f64::total_cmp);
-    Ok(SearchBench {
-        n,
-        dim,
-        queries: nq,
-        qps_single_thread: nq as f64 / total,
-        median_ms: lat[lat.len() / 2],
-        recall_at_10: hits as f64 / (nq * 10) as f64,
-        bytes_per_vector: (dim + 4) as f64,
-        bundle_bytes: bytes.len(),
-    })
+    Ok(results)
 }

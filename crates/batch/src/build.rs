@@ -30,6 +30,8 @@ pub struct BuildConfig {
     pub popularity_half_life_days: Option<f32>,
     /// How ratings become ALS interaction values.
     pub confidence: crate::dataset::Confidence,
+    /// Vector index.
+    pub index: crate::ann::IndexOptions,
 }
 
 /// Popularity of each item over `rows`: plain counts, or counts decayed by age relative to the
@@ -205,7 +207,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         embedding: shopai_core::bundle::EmbeddingInfo {
             model: embed_model,
             dimensions: dims as u32,
-            quantization: "int8-symmetric-per-vector".into(),
+            quantization: "int8-centered-projection-preserving".into(),
         },
         als: shopai_core::bundle::AlsInfo {
             factors: k as u32,
@@ -215,15 +217,23 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         },
         fusion: cfg.fusion,
         eval: cfg.eval.clone(),
+        index: shopai_core::bundle::IndexInfo {
+            ef_search: cfg.index.graph.ef_search as u32,
+            ef_construction: cfg.index.graph.ef_construction as u32,
+            builder: "instant-distance 0.6".into(),
+            ..Default::default()
+        },
         ..Manifest::default()
     };
+    let (codes, vector_extras) = crate::ann::build_index(&vectors, dims, &cfg.index, cfg.progress)?;
     let parts = BundleParts {
         manifest,
         item_ids: data.item_ids.clone(),
         titles: data.titles.clone(),
         category_names: data.category_names.clone(),
         item_categories: data.item_categories.clone(),
-        vectors: QuantMatrix::from_f32(&vectors, dims),
+        vectors: codes,
+        vector_extras,
         factors,
         gram: gram(&deq, k, cfg.als.regularization),
         popularity: popularity(data.item_ids.len(), train_rows, cfg.popularity_half_life_days),

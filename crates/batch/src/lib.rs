@@ -2,6 +2,7 @@
 //! The `shopai` binary (`main.rs`) parses arguments and calls these stages.
 #![deny(missing_docs)]
 
+pub mod ann;
 pub mod benchsearch;
 pub mod build;
 pub mod config;

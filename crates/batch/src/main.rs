@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use shopai_batch::ann::{GraphParams, IndexKind, IndexOptions};
 use shopai_batch::config::Config;
 use shopai_batch::storage::Location;
 use shopai_batch::{build, evaluate, log, pipeline, query, synth};
@@ -96,6 +97,18 @@ enum Command {
         /// Also write the bundle here (for the Node benchmark).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Index to build (as `shopai build --index`).
+        #[arg(long, value_enum, default_value_t = IndexKind::Auto)]
+        index: IndexKind,
+        /// Store the int4 residual (default: on without a graph).
+        #[arg(long)]
+        refine: Option<bool>,
+        /// Graph beam widths to measure, comma-separated (default: the stored default).
+        #[arg(long, value_delimiter = ',')]
+        ef: Vec<usize>,
+        /// Graph build beam width.
+        #[arg(long, default_value_t = GraphParams::default().ef_construction)]
+        ef_construction: usize,
     },
     /// Time ALS training on a ratings file (seconds per iteration, as JSON); see scripts/bench-als.sh.
     BenchAls(BenchAlsArgs),
@@ -145,6 +158,27 @@ struct ModelArgs {
     /// How ratings become ALS confidence: binary (every interaction 1, the protocol's), rating, log.
     #[arg(long, default_value = "binary")]
     confidence: String,
+    /// Vector index: auto picks a graph from 50,000 items, sign bits from 8,192, else a plain scan.
+    #[arg(long, value_enum, default_value_t = IndexKind::Auto)]
+    index: IndexKind,
+    /// Store the int4 residual for exact-er rescoring (+dims/2 bytes per item). Default: on
+    /// without a graph, off with one.
+    #[arg(long)]
+    refine: Option<bool>,
+    /// Graph beam width while building (higher: better graph, slower build).
+    #[arg(long, default_value_t = GraphParams::default().ef_construction)]
+    ef_construction: usize,
+    /// Graph beam width stored as the search default.
+    #[arg(long, default_value_t = GraphParams::default().ef_search)]
+    ef_search: usize,
+}
+
+fn index_options(m: &ModelArgs) -> IndexOptions {
+    IndexOptions {
+        kind: m.index,
+        refine: m.refine,
+        graph: GraphParams { ef_construction: m.ef_construction, ef_search: m.ef_search, ..GraphParams::default() },
+    }
 }
 
 #[derive(Args, Debug)]
@@ -413,6 +447,7 @@ fn run(cli: Cli) -> Result<()> {
                 ease: None,
                 popularity_half_life_days: None,
                 confidence: shopai_batch::dataset::Confidence::parse(&a.model.confidence)?,
+                index: index_options(&a.model),
             };
             if let Some(t) = &a.tuned {
                 let tuned = read_tuned(t)?;
@@ -523,6 +558,7 @@ fn run(cli: Cli) -> Result<()> {
             let bc = build::BuildConfig {
                 out: a.out,
                 eval: Some(headline_json(&report)),
+                index: index_options(&a.model),
                 ..tuned.apply(&base_config(a.model.dims, tuned.als(), progress))
             };
             let b = build::run(&exp.data, &s.version, &bc, None)?;
@@ -578,9 +614,14 @@ fn run(cli: Cli) -> Result<()> {
             let model = shopai_batch::local_model::LocalModel::load(&model_dir)?;
             shopai_batch::serve::run(model, &addr)
         }
-        Command::BenchSearch { base, queries, dim, limit, out } => {
-            let r = shopai_batch::benchsearch::run(&base, &queries, dim, limit, out.as_deref())?;
-            print_json(&r)
+        Command::BenchSearch { base, queries, dim, limit, out, index, refine, ef, ef_construction } => {
+            let opts =
+                IndexOptions { kind: index, refine, graph: GraphParams { ef_construction, ..GraphParams::default() } };
+            let rows = shopai_batch::benchsearch::run(&base, &queries, dim, limit, out.as_deref(), &opts, &ef)?;
+            for r in rows {
+                println!("{}", serde_json::to_string(&r)?);
+            }
+            Ok(())
         }
         Command::BenchAls(a) => {
             let bytes = shopai_batch::ingest::maybe_gunzip(
@@ -628,6 +669,7 @@ fn base_config(dims: usize, als: AlsConfig, progress: bool) -> build::BuildConfi
         ease: None,
         popularity_half_life_days: None,
         confidence: Default::default(),
+        index: Default::default(),
     }
 }
 

@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 /// The eight magic bytes every bundle starts with.
 pub const MAGIC: [u8; 8] = *b"SHOPAIBN";
 /// The format version this build writes.
-pub const FORMAT_VERSION: u32 = 1;
-/// The oldest format version this build reads.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format version this build reads (v1 bundles have no vector mean and no index
+/// sections; they read exactly as before).
 pub const MIN_FORMAT_VERSION: u32 = 1;
 /// Every section starts on a multiple of this.
 pub const SECTION_ALIGN: usize = 64;
@@ -78,10 +79,26 @@ pub enum SectionKind {
     LexTf = 20,
     /// Lexical index: terms per item (u32).
     LexDocLen = 21,
+    /// Mean subtracted from the item vectors before coding (f32 × dim; optional, v2).
+    VectorMean = 22,
+    /// Sign bits of the centered item vectors (u64 words per row; optional).
+    VectorSigns = 23,
+    /// int4 residual codes of the item vectors (packed nibbles; optional).
+    VectorRefine = 24,
+    /// One f32 scale per row of [`SectionKind::VectorRefine`].
+    VectorRefineScales = 25,
+    /// HNSW layer 0: 24-bit neighbour item indices (optional).
+    GraphZero = 26,
+    /// HNSW upper layers: 24-bit neighbour graph ids.
+    GraphUpper = 27,
+    /// HNSW: nodes per upper layer (u32).
+    GraphLayerSizes = 28,
+    /// HNSW: item of each graph id (u32).
+    GraphPidItems = 29,
 }
 
 impl SectionKind {
-    const ALL: [SectionKind; 21] = [
+    const ALL: [SectionKind; 29] = [
         Self::Manifest,
         Self::ItemIds,
         Self::ItemIdOrder,
@@ -103,6 +120,14 @@ impl SectionKind {
         Self::LexPostings,
         Self::LexTf,
         Self::LexDocLen,
+        Self::VectorMean,
+        Self::VectorSigns,
+        Self::VectorRefine,
+        Self::VectorRefineScales,
+        Self::GraphZero,
+        Self::GraphUpper,
+        Self::GraphLayerSizes,
+        Self::GraphPidItems,
     ];
 
     fn from_u32(v: u32) -> Option<Self> {
@@ -133,6 +158,14 @@ impl SectionKind {
             Self::LexPostings => "lexical postings",
             Self::LexTf => "lexical term frequencies",
             Self::LexDocLen => "lexical document lengths",
+            Self::VectorMean => "vector mean",
+            Self::VectorSigns => "vector signs",
+            Self::VectorRefine => "vector refinement",
+            Self::VectorRefineScales => "vector refinement scales",
+            Self::GraphZero => "graph layer 0",
+            Self::GraphUpper => "graph upper layers",
+            Self::GraphLayerSizes => "graph layer sizes",
+            Self::GraphPidItems => "graph ids",
         }
     }
 }
@@ -208,6 +241,25 @@ impl Default for SearchWeights {
     }
 }
 
+/// How the vector index was built (see [`crate::index`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IndexInfo {
+    /// `flat`, `flat+signs` or `hnsw`.
+    pub kind: String,
+    /// Whether the int4 residual is stored.
+    pub refine: bool,
+    /// Default beam width of the graph search.
+    pub ef_search: u32,
+    /// Beam width the graph was built with.
+    pub ef_construction: u32,
+    /// What built the graph, e.g. `instant-distance 0.6`.
+    pub builder: String,
+    /// Graph neighbour slots per item on layer 0 (0 without a graph).
+    pub degree0: u32,
+    /// Graph neighbour slots per node on the upper layers.
+    pub degree_upper: u32,
+}
+
 /// The bundle's JSON manifest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -239,6 +291,9 @@ pub struct Manifest {
     /// Evaluation summary written by `shopai evaluate`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval: Option<serde_json::Value>,
+    /// Vector index parameters (v2; default: flat).
+    #[serde(default)]
+    pub index: IndexInfo,
 }
 
 /// Everything a bundle holds, in owned form: what the writer takes.
@@ -270,6 +325,8 @@ pub struct BundleParts {
     pub item_neighbors: Vec<Vec<(u32, f32)>>,
     /// BM25 index over product text; `None` for none.
     pub lexical: Option<crate::lexical::LexicalIndex>,
+    /// Vector mean, sign bits, int4 residual and graph (all optional).
+    pub vector_extras: crate::index::VectorExtras,
 }
 
 fn sorted_order(ids: &[String]) -> Vec<u32> {
@@ -361,6 +418,25 @@ impl BundleParts {
                 "posting out of range".into(),
             )?;
         }
+        let x = &self.vector_extras;
+        let dim = self.vectors.dim;
+        check(x.mean.is_empty() || x.mean.len() == dim, "vector_extras", "mean length differs from dimensions".into())?;
+        check(
+            x.signs.is_empty() || x.signs.len() == n * dim.div_ceil(64),
+            "vector_extras",
+            "sign bits do not cover every item".into(),
+        )?;
+        if let Some(r) = &x.refine {
+            check(
+                r.scales.len() == n && r.codes.len() == n * dim.div_ceil(2),
+                "vector_extras",
+                "refinement codes do not cover every item".into(),
+            )?;
+        }
+        if let Some(g) = &x.graph {
+            check(n <= crate::index::GRAPH_MAX_ITEMS, "vector_extras", "too many items for a graph".into())?;
+            graph_view(g).validate(n).map_err(|reason| Error::InvalidArgument { field: "vector_extras", reason })?;
+        }
         check(
             self.item_neighbors.is_empty() || self.item_neighbors.len() == n,
             "item_neighbors",
@@ -385,6 +461,26 @@ impl BundleParts {
         manifest.als.factors = self.factors.dim as u32;
         manifest.lexical_avg_doc_len = self.lexical.as_ref().map_or(0.0, |l| l.avg_doc_len);
         manifest.lexical_terms = self.lexical.as_ref().map_or(0, |l| l.terms.len() as u32);
+        let x = &self.vector_extras;
+        manifest.index.refine = x.refine.is_some();
+        manifest.index.kind = match (&x.graph, x.signs.is_empty()) {
+            (Some(_), _) => "hnsw",
+            (None, false) => "flat+signs",
+            (None, true) => "flat",
+        }
+        .into();
+        match &x.graph {
+            Some(g) => {
+                manifest.index.degree0 = g.degree0;
+                manifest.index.degree_upper = g.degree_upper;
+                manifest.index.ef_search = manifest.index.ef_search.max(1);
+            }
+            None => {
+                let refine = manifest.index.refine;
+                manifest.index =
+                    IndexInfo { kind: std::mem::take(&mut manifest.index.kind), refine, ..IndexInfo::default() };
+            }
+        }
         let manifest_json = serde_json::to_vec(&manifest).map_err(|e| corrupt(e.to_string()))?;
 
         let mut sections: Vec<(SectionKind, Vec<u8>)> = vec![
@@ -409,6 +505,22 @@ impl BundleParts {
             let weights: Vec<f32> = self.item_neighbors.iter().flatten().map(|p| p.1).collect();
             sections.push((SectionKind::ItemNeighbors, csr(&ids)));
             sections.push((SectionKind::ItemNeighborWeights, le_words(&weights)));
+        }
+        if !x.mean.is_empty() {
+            sections.push((SectionKind::VectorMean, le_words(&x.mean)));
+        }
+        if !x.signs.is_empty() {
+            sections.push((SectionKind::VectorSigns, le_words(&x.signs)));
+        }
+        if let Some(r) = &x.refine {
+            sections.push((SectionKind::VectorRefine, r.codes.clone()));
+            sections.push((SectionKind::VectorRefineScales, le_words(&r.scales)));
+        }
+        if let Some(g) = &x.graph {
+            sections.push((SectionKind::GraphZero, g.zero.clone()));
+            sections.push((SectionKind::GraphUpper, g.upper.clone()));
+            sections.push((SectionKind::GraphLayerSizes, le_words(&g.layer_sizes)));
+            sections.push((SectionKind::GraphPidItems, le_words(&g.pid_items)));
         }
         if let Some(lex) = &self.lexical {
             let ids: Vec<Vec<u32>> = lex.postings.iter().map(|p| p.iter().map(|x| x.0).collect()).collect();
@@ -463,7 +575,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Where each section lives, and the parsed manifest. Small; computed once per load.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    ranges: [Option<(usize, usize)>; 22],
+    ranges: [Option<(usize, usize)>; 30],
     manifest: Manifest,
 }
 
@@ -503,7 +615,7 @@ impl Layout {
         if crc32fast::hash(table) != u32_at(bytes, 24) {
             return Err(corrupt("section table checksum mismatch"));
         }
-        let mut ranges = [None; 22];
+        let mut ranges = [None; 30];
         for e in 0..count {
             let at = HEADER_LEN + e * ENTRY_LEN;
             let kind = u32_at(bytes, at);
@@ -609,7 +721,40 @@ impl Layout {
                 Some(LexicalView { terms, postings, tf, doc_len, avg_doc_len: m.lexical_avg_doc_len })
             }
         };
+        let mean: &[f32] = match self.ranges[SectionKind::VectorMean as usize] {
+            None => &[],
+            Some(_) => self.words(bytes, SectionKind::VectorMean)?,
+        };
+        expect(SectionKind::VectorMean, mean.len(), if mean.is_empty() { 0 } else { dim })?;
+        let mut index = crate::index::IndexView::default();
+        if self.ranges[SectionKind::VectorSigns as usize].is_some() {
+            index.signs = self.words(bytes, SectionKind::VectorSigns)?;
+            index.sign_words = dim.div_ceil(64);
+            expect(SectionKind::VectorSigns, index.signs.len(), n * index.sign_words)?;
+        }
+        if self.ranges[SectionKind::VectorRefine as usize].is_some() {
+            let codes: &[u8] = self.section(bytes, SectionKind::VectorRefine)?;
+            expect(SectionKind::VectorRefine, codes.len(), n * dim.div_ceil(2))?;
+            let scales: &[f32] = self.words(bytes, SectionKind::VectorRefineScales)?;
+            expect(SectionKind::VectorRefineScales, scales.len(), n)?;
+            index.refine = Some((codes, scales));
+        }
+        if self.ranges[SectionKind::GraphZero as usize].is_some() {
+            let g = crate::index::GraphView {
+                degree0: m.index.degree0 as usize,
+                degree_upper: m.index.degree_upper as usize,
+                zero: self.section(bytes, SectionKind::GraphZero)?,
+                upper: self.section(bytes, SectionKind::GraphUpper)?,
+                layer_sizes: self.words(bytes, SectionKind::GraphLayerSizes)?,
+                pid_items: self.words(bytes, SectionKind::GraphPidItems)?,
+            };
+            if n > 0 {
+                g.validate(n).map_err(|e| corrupt(format!("graph: {e}")))?;
+                index.graph = Some(g);
+            }
+        }
         Ok(BundleView {
+            index,
             lexical,
             manifest: m,
             item_ids,
@@ -617,8 +762,8 @@ impl Layout {
             titles,
             category_names,
             item_categories,
-            vectors: QuantView { codes: vcodes, scales: vscales, dim },
-            factors: QuantView { codes: fcodes, scales: fscales, dim: k },
+            vectors: QuantView { codes: vcodes, scales: vscales, dim, mean },
+            factors: QuantView { codes: fcodes, scales: fscales, dim: k, mean: &[] },
             gram,
             popularity,
             user_ids,
@@ -742,6 +887,19 @@ pub struct BundleView<'a> {
     neighbor_weights: &'a [f32],
     /// BM25 index, if the bundle has one.
     pub lexical: Option<LexicalView<'a>>,
+    /// Optional vector index parts (sign bits, int4 residual, graph).
+    pub index: crate::index::IndexView<'a>,
+}
+
+fn graph_view(g: &crate::index::Graph) -> crate::index::GraphView<'_> {
+    crate::index::GraphView {
+        degree0: g.degree0 as usize,
+        degree_upper: g.degree_upper as usize,
+        zero: &g.zero,
+        upper: &g.upper,
+        layer_sizes: &g.layer_sizes,
+        pid_items: &g.pid_items,
+    }
 }
 
 /// A zero-copy BM25 index.

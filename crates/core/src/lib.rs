@@ -36,6 +36,7 @@ pub mod als;
 pub mod bundle;
 pub mod embed;
 mod error;
+pub mod index;
 pub mod lexical;
 pub mod metrics;
 pub mod quant;

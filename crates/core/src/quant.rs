@@ -34,7 +34,7 @@ impl QuantMatrix {
 
     /// Borrowed view.
     pub fn view(&self) -> QuantView<'_> {
-        QuantView { codes: &self.codes, scales: &self.scales, dim: self.dim }
+        QuantView { codes: &self.codes, scales: &self.scales, dim: self.dim, mean: &[] }
     }
 }
 
@@ -62,6 +62,8 @@ pub struct QuantView<'a> {
     pub scales: &'a [f32],
     /// Columns.
     pub dim: usize,
+    /// Mean added back to every row (the codes are of `row − mean`); empty for none.
+    pub mean: &'a [f32],
 }
 
 impl<'a> QuantView<'a> {
@@ -81,6 +83,7 @@ impl<'a> QuantView<'a> {
         for (o, &c) in out.iter_mut().zip(self.row(i)) {
             *o = c as f32 * s;
         }
+        out.iter_mut().zip(self.mean).for_each(|(o, m)| *o += m);
     }
 
     /// `row(i) · q` where `q` is already quantized, as f32 (without the query's scale).
@@ -89,9 +92,16 @@ impl<'a> QuantView<'a> {
         dot_i8(self.row(i), q) as f32 * self.scales[i]
     }
 
-    /// `row(i) · x` for an f32 vector `x`.
+    /// `row(i) · x` for an f32 vector `x`, including the mean term.
     #[inline]
     pub fn dot_f32(&self, i: usize, x: &[f32]) -> f32 {
+        let mean: f32 = self.mean.iter().zip(x).map(|(m, v)| m * v).sum();
+        self.dot_f32_centered(i, x) + mean
+    }
+
+    /// `(row(i) − mean) · x`: the hot-path form; add `mean · x` once per query.
+    #[inline]
+    pub fn dot_f32_centered(&self, i: usize, x: &[f32]) -> f32 {
         let row = self.row(i);
         let mut acc = [0f32; 8];
         let chunks = row.len() / 8;

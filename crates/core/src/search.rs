@@ -2,6 +2,7 @@
 
 use crate::bundle::BundleView;
 use crate::error::{Error, Result};
+use crate::index::{precise_dot, IndexScratch};
 use crate::quant::{best_dot_i8, quantize_into};
 use crate::topk::{Scored, TopK};
 
@@ -56,6 +57,32 @@ pub struct SearchScratch {
     codes: Vec<i8>,
     top: TopK,
     lexical: Vec<f32>,
+    candidates: Vec<u32>,
+    index: IndexScratch,
+}
+
+/// How vector candidates are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// The bundle decides: the graph when it has one (and no category filter is set), else the
+    /// sign-bit pass when it has sign bits, else the int8 scan.
+    #[default]
+    Auto,
+    /// Scan every item's int8 code (exact on the codes; filters inside the scan).
+    Flat,
+    /// Hamming distance on sign bits, the best rescored on the int8 codes.
+    Coarse,
+    /// HNSW beam search on the int8 codes.
+    Graph,
+}
+
+/// Knobs of one search; the defaults come from the bundle.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SearchOptions {
+    /// Candidate strategy.
+    pub strategy: Strategy,
+    /// Graph beam width (0: the manifest's `index.ef_search`, or 64).
+    pub ef: usize,
 }
 
 /// One hybrid search hit with its score parts.
@@ -116,62 +143,157 @@ pub fn hybrid_search(
     filter: &Filter,
     scratch: &mut SearchScratch,
 ) -> Result<Vec<Hit>> {
+    hybrid_search_with(view, vector, text, lexical_weight, top_k, filter, SearchOptions::default(), scratch)
+}
+
+/// [`hybrid_search`] with explicit [`SearchOptions`].
+///
+/// Vector candidates come from the strategy (int8 scan, sign-bit pass rescored in int8, or the
+/// graph); the best BM25 items are added to them; then every candidate is rescored with the f32
+/// query against the stored codes (plus the int4 residual when the bundle has it) and the BM25
+/// term, and the best `top_k` are returned. A filtered graph search that finds fewer than
+/// `top_k` allowed items falls back to the scan, so a top-k returns k whenever k items pass.
+#[allow(clippy::too_many_arguments)]
+pub fn hybrid_search_with(
+    view: &BundleView<'_>,
+    vector: Option<&[f32]>,
+    text: Option<&str>,
+    lexical_weight: f32,
+    top_k: usize,
+    filter: &Filter,
+    opts: SearchOptions,
+    scratch: &mut SearchScratch,
+) -> Result<Vec<Hit>> {
     let dim = view.vectors.dim;
-    let qscale: Option<f32> = match vector {
-        Some(q) => {
-            if q.len() != dim {
-                return Err(Error::DimensionMismatch { expected: dim, actual: q.len() });
-            }
-            if !q.iter().all(|x| x.is_finite()) {
-                return Err(Error::InvalidArgument { field: "vector", reason: "contains NaN or infinity".into() });
-            }
-            scratch.codes.resize(dim, 0);
-            Some(quantize_into(q, &mut scratch.codes))
+    if let Some(q) = vector {
+        if q.len() != dim {
+            return Err(Error::DimensionMismatch { expected: dim, actual: q.len() });
         }
-        None => None,
-    };
+        if !q.iter().all(|x| x.is_finite()) {
+            return Err(Error::InvalidArgument { field: "vector", reason: "contains NaN or infinity".into() });
+        }
+    }
     let use_lex = match text {
-        Some(t) if lexical_weight > 0.0 || qscale.is_none() => bm25_into(view, t, &mut scratch.lexical),
+        Some(t) if lexical_weight > 0.0 || vector.is_none() => bm25_into(view, t, &mut scratch.lexical),
         _ => false,
     };
-    let w = if qscale.is_none() { 1.0 } else { lexical_weight };
-    let dot_i8 = best_dot_i8();
-    scratch.top.reset(if qscale.is_some() { candidates(top_k) } else { top_k });
     let unfiltered = filter.categories.is_empty() && filter.exclude.is_empty();
-    for i in 0..view.n_items() as u32 {
-        if !unfiltered && !filter.allows(view, i) {
-            continue;
-        }
-        let lex = if use_lex { scratch.lexical[i as usize] } else { 0.0 };
-        let s = match qscale {
-            Some(qs) => {
-                dot_i8(view.vectors.row(i as usize), &scratch.codes) as f32 * (view.vectors.scales[i as usize] * qs)
-                    + w * lex
-            }
-            None if lex > 0.0 => lex,
-            None => continue,
-        };
-        scratch.top.push(i, s);
-    }
-    let mut top = scratch.top.drain_sorted();
-    if let Some(q) = vector {
-        // Rescore the candidates with the unquantized query (only the items' quantization remains).
+    let allowed = |i: u32| unfiltered || filter.allows(view, i);
+    let lex_of = |lexical: &[f32], i: u32| if use_lex { lexical[i as usize] } else { 0.0 };
+
+    let Some(q) = vector else {
+        // Lexical only: the matching items, best BM25 first.
         scratch.top.reset(top_k);
-        for c in &top {
-            let lex = if use_lex { scratch.lexical[c.item as usize] } else { 0.0 };
-            scratch.top.push(c.item, view.vectors.dot_f32(c.item as usize, q) + w * lex);
+        if use_lex {
+            for (i, &l) in scratch.lexical.iter().enumerate() {
+                if l > 0.0 && allowed(i as u32) {
+                    scratch.top.push(i as u32, l);
+                }
+            }
         }
-        top = scratch.top.drain_sorted();
+        let top = scratch.top.drain_sorted();
+        return Ok(top
+            .into_iter()
+            .map(|s| Hit { item: s.item, score: s.score, vector: 0.0, lexical: s.score })
+            .collect());
+    };
+
+    scratch.codes.resize(dim, 0);
+    quantize_into(q, &mut scratch.codes);
+    let dot_i8 = best_dot_i8();
+    let int8 =
+        |i: u32, codes: &[i8]| dot_i8(view.vectors.row(i as usize), codes) as f32 * view.vectors.scales[i as usize];
+    let wanted = candidates(top_k);
+    let strategy = match opts.strategy {
+        Strategy::Auto if view.index.graph.is_some() && filter.categories.is_empty() => Strategy::Graph,
+        Strategy::Auto if !view.index.signs.is_empty() => Strategy::Coarse,
+        Strategy::Auto => Strategy::Flat,
+        Strategy::Graph if view.index.graph.is_none() => Strategy::Flat,
+        Strategy::Coarse if view.index.signs.is_empty() => Strategy::Flat,
+        s => s,
+    };
+    scratch.candidates.clear();
+    let mut strategy = strategy;
+    if let (Strategy::Graph, Some(g)) = (strategy, view.index.graph.as_ref()) {
+        let ef = match opts.ef {
+            0 => (view.manifest.index.ef_search as usize).max(16),
+            ef => ef,
+        }
+        .max(wanted);
+        crate::index::graph_candidates(
+            g,
+            &view.vectors,
+            &scratch.codes,
+            ef,
+            allowed,
+            &mut scratch.index,
+            &mut scratch.candidates,
+        );
+        if scratch.candidates.len() < top_k {
+            scratch.candidates.clear();
+            strategy = Strategy::Flat;
+        }
     }
+    match strategy {
+        Strategy::Coarse => {
+            let r = (top_k * 20).max(200);
+            let mut coarse = std::mem::take(&mut scratch.candidates);
+            crate::index::coarse_candidates(
+                view.index.signs,
+                view.index.sign_words,
+                q,
+                r,
+                allowed,
+                &mut scratch.index,
+                &mut coarse,
+            );
+            scratch.top.reset(wanted);
+            for &i in &coarse {
+                scratch.top.push(i, int8(i, &scratch.codes));
+            }
+            coarse.clear();
+            coarse.extend(scratch.top.drain_sorted().into_iter().map(|s| s.item));
+            scratch.candidates = coarse;
+        }
+        Strategy::Flat | Strategy::Auto => {
+            scratch.top.reset(wanted);
+            for i in 0..view.n_items() as u32 {
+                if allowed(i) {
+                    scratch.top.push(i, int8(i, &scratch.codes));
+                }
+            }
+            let top = scratch.top.drain_sorted();
+            scratch.candidates.extend(top.into_iter().map(|s| s.item));
+        }
+        Strategy::Graph => {}
+    }
+    let w = lexical_weight;
+    if use_lex && w > 0.0 {
+        // The best lexical matches compete too, whatever their vectors.
+        scratch.top.reset(wanted);
+        for (i, &l) in scratch.lexical.iter().enumerate() {
+            if l > 0.0 && allowed(i as u32) {
+                scratch.top.push(i as u32, l);
+            }
+        }
+        let top = scratch.top.drain_sorted();
+        scratch.candidates.extend(top.into_iter().map(|s| s.item));
+        scratch.candidates.sort_unstable();
+        scratch.candidates.dedup();
+    }
+    // Rescore with the f32 query (only the items' quantization remains).
+    let qmu: f32 = view.vectors.mean.iter().zip(q).map(|(m, x)| m * x).sum();
+    scratch.top.reset(top_k);
+    for &i in &scratch.candidates {
+        let v = precise_dot(&view.vectors, &view.index, i as usize, q) + qmu;
+        scratch.top.push(i, v + w * lex_of(&scratch.lexical, i));
+    }
+    let top = scratch.top.drain_sorted();
     Ok(top
         .into_iter()
         .map(|s| {
-            let lexical = if use_lex { scratch.lexical[s.item as usize] } else { 0.0 };
-            let vector = match vector {
-                Some(q) => view.vectors.dot_f32(s.item as usize, q),
-                None => 0.0,
-            };
-            Hit { item: s.item, score: s.score, vector, lexical }
+            let lexical = lex_of(&scratch.lexical, s.item);
+            Hit { item: s.item, score: s.score, vector: s.score - w * lexical, lexical }
         })
         .collect())
 }

@@ -33,6 +33,8 @@ pub fn fixture_bundle(n: usize, dim: usize, seed: u64) -> (Vec<u8>, Vec<f32>, us
     }
     let mut popularity = vec![0f32; n];
     t.iter().for_each(|&(_, i, _)| popularity[i as usize] += 1.0);
+    let (codes, vector_extras) =
+        crate::index::encode(&vectors, dim, crate::index::EncodeOptions { signs: true, refine: true });
     let parts = BundleParts {
         manifest: Manifest { version: "test-2026-01-01".into(), model_id: "test".into(), ..Manifest::default() },
         item_ids: (0..n).map(|i| format!("p{i}")).collect(),
@@ -41,7 +43,8 @@ pub fn fixture_bundle(n: usize, dim: usize, seed: u64) -> (Vec<u8>, Vec<f32>, us
         item_categories: (0..n)
             .map(|i| if i % 10 == 0 { vec![(i % 5) as u32, 4] } else { vec![(i % 5) as u32] })
             .collect(),
-        vectors: QuantMatrix::from_f32(&vectors, dim),
+        vectors: codes,
+        vector_extras,
         factors,
         gram: gram(&deq, 8, cfg.regularization),
         popularity,
