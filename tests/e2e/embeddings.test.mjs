@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, PATHS, shopai, tempDir, freePort, startProcess, waitFor } from './harness.mjs';
 
@@ -99,4 +99,40 @@ test('a bundle built with the endpoint records its model; without it, text searc
   assert.match(q.degraded, /lexical only: embedding model mismatch: bundle was built with fake-embed/);
   assert.ok(q.results.length > 0 && q.results.every((r) => r.parts.lexical > 0 && r.parts.vector === 0));
   assert.ok(q.results[0].title.toLowerCase().includes('espresso'));
+});
+
+test('products without title and description get a generated text (cached), or the template without a model', async () => {
+  const srv = await fakeServer('');
+  const raw = join(work, 'raw-missing');
+  shopai('synth', '--out', raw, '--seed', '5');
+  const blank = new Set(['P00003', 'P00010', 'P00020']);
+  const lines = readFileSync(join(raw, 'catalog.csv'), 'utf8').split('\n');
+  const edited = lines.map((l) => (blank.has(l.split(',')[0]) ? `${l.split(',')[0]},,Kitchen,` : l));
+  writeFileSync(join(raw, 'catalog.csv'), edited.join('\n'));
+  const data = join(work, 'data-missing');
+  const env = { SHOPAI_DATA_DIR: data };
+  const ing = spawnSync(PATHS.shopai, ['ingest', '--quiet', '--ratings', join(raw, 'ratings.csv'), '--catalog', join(raw, 'catalog.csv')],
+    { encoding: 'utf8', env: { ...process.env, ...env }, cwd: work });
+  assert.equal(ing.status, 0, ing.stderr);
+  const texts = (out) => readFileSync(join(out, 'product_texts.csv'), 'utf8').trim().split('\n').slice(1)
+    .map((l) => l.split(',')).map(([id, source]) => `${id}:${source}`).sort();
+
+  // With a chat model: the three products get generated text; a second run is served from the cache.
+  const withModel = config(srv.url, join(work, 'cache-d'), 'describe_model = "fake-chat"');
+  const outA = join(work, 'out-a');
+  const r1 = run(['embed'], withModel, { ...env, SHOPAI_OUT_DIR: outA });
+  assert.equal(r1.status, 0, r1.stderr);
+  assert.deepEqual(texts(outA), ['P00003:generated', 'P00010:generated', 'P00020:generated']);
+  assert.match(readFileSync(join(outA, 'product_texts.csv'), 'utf8'), /Summary: Product P00003 in Kitchen/);
+  assert.equal((await srv.stats()).chat, 3);
+  const r2 = run(['embed'], withModel, { ...env, SHOPAI_OUT_DIR: outA });
+  assert.equal(r2.status, 0, r2.stderr);
+  assert.equal((await srv.stats()).chat, 3, 'the second run sends no chat request');
+
+  // Without one: the template, from the fields present.
+  const outB = join(work, 'out-b');
+  const r3 = run(['embed'], config(srv.url, join(work, 'cache-d')), { ...env, SHOPAI_OUT_DIR: outB });
+  assert.equal(r3.status, 0, r3.stderr);
+  assert.deepEqual(texts(outB), ['P00003:template', 'P00010:template', 'P00020:template']);
+  assert.match(readFileSync(join(outB, 'product_texts.csv'), 'utf8'), /P00010,template,Product P00010 in Kitchen/);
 });

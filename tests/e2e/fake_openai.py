@@ -3,7 +3,9 @@
 usage: fake_openai.py PORT [FAULTS]
 FAULTS is a comma list applied to successive requests (then every request succeeds):
   429 (with Retry-After: 0), 500, timeout (sleeps 3 s), malformed (invalid JSON), short (too few
-  embeddings), ok. GET /stats returns {"requests": n, "inputs": m} (m counts inputs of well-formed answers). Vectors are deterministic.
+  embeddings), ok. GET /stats returns {"requests": n, "inputs": m, "chat": c} (m counts inputs of
+well-formed answers; c counts chat completions). Vectors are deterministic.
+POST /v1/chat/completions answers "Summary: <the user message>" (faults do not apply).
 Binds 127.0.0.1 only.
 """
 import hashlib
@@ -17,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 PORT = int(sys.argv[1])
 FAULTS = [f for f in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if f]
 lock = threading.Lock()
-stats = {"requests": 0, "inputs": 0}
+stats = {"requests": 0, "inputs": 0, "chat": 0}
 
 
 def vector(text, dims):
@@ -49,6 +51,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+        if self.path.endswith("/chat/completions"):
+            with lock:
+                stats["chat"] += 1
+            user = [m["content"] for m in body["messages"] if m["role"] == "user"][0]
+            return self.reply(200, {"object": "chat.completion", "model": body["model"], "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": f"Summary: {user}"}}]})
         with lock:
             n = stats["requests"]
             stats["requests"] += 1

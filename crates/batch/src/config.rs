@@ -98,6 +98,9 @@ pub struct EmbeddingsConfig {
     pub cost_cap_usd: f64,
     /// Cache folder (default `<data_dir>/embeddings-cache`).
     pub cache_dir: Option<PathBuf>,
+    /// Chat-completions model that writes text for products with neither title nor description
+    /// (at `openai.base_url`); empty: a template from the fields present.
+    pub describe_model: String,
 }
 
 impl Default for EmbeddingsConfig {
@@ -115,6 +118,7 @@ impl Default for EmbeddingsConfig {
             usd_per_million_tokens: 0.13,
             cost_cap_usd: 5.0,
             cache_dir: None,
+            describe_model: String::new(),
         }
     }
 }
@@ -189,6 +193,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("SHOPAI_EMBEDDINGS_PROVIDER", "embeddings.provider"),
     ("SHOPAI_EMBEDDINGS_MODEL", "embeddings.model"),
     ("SHOPAI_EMBEDDINGS_COST_CAP_USD", "embeddings.cost_cap_usd"),
+    ("SHOPAI_DESCRIBE_MODEL", "embeddings.describe_model"),
     ("SHOPAI_DATA_DIR", "paths.data_dir"),
     ("SHOPAI_OUT_DIR", "paths.out_dir"),
 ];
@@ -224,6 +229,7 @@ impl Config {
                     "paths.data_dir" => cfg.paths.data_dir = v.into(),
                     "embeddings.provider" => cfg.embeddings.provider = v,
                     "embeddings.model" => cfg.embeddings.model = v,
+                    "embeddings.describe_model" => cfg.embeddings.describe_model = v,
                     "embeddings.cost_cap_usd" => {
                         cfg.embeddings.cost_cap_usd = v
                             .parse()

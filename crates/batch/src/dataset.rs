@@ -50,6 +50,8 @@ pub struct Dataset {
     pub titles: Vec<String>,
     /// Text to embed per item.
     pub texts: Vec<String>,
+    /// Where each item's text came from (see [`crate::describe`]).
+    pub text_sources: Vec<crate::describe::TextSource>,
     /// Category names.
     pub category_names: Vec<String>,
     /// Category ids per item.
@@ -72,7 +74,13 @@ impl Dataset {
         let mut add = |d: &mut Dataset, p: &Product| {
             d.item_ids.push(p.id.clone());
             d.titles.push(if p.title.is_empty() { p.id.clone() } else { p.title.clone() });
-            d.texts.push(product_text(p));
+            if p.title.is_empty() && p.description.is_empty() {
+                d.texts.push(crate::describe::template_text(p));
+                d.text_sources.push(crate::describe::TextSource::Template);
+            } else {
+                d.texts.push(product_text(p));
+                d.text_sources.push(crate::describe::TextSource::Catalog);
+            }
             let ids = p
                 .categories
                 .iter()

@@ -7,6 +7,7 @@ pub mod benchsearch;
 pub mod build;
 pub mod config;
 pub mod dataset;
+pub mod describe;
 pub mod ease;
 pub mod eda;
 pub mod eval;

@@ -17,10 +17,19 @@ pub fn is_json() -> bool {
 
 /// Log an event with fields.
 pub fn info(msg: &str, fields: serde_json::Value) {
+    emit("info", msg, fields)
+}
+
+/// Log something the user should look at (degraded, fell back, skipped).
+pub fn warn(msg: &str, fields: serde_json::Value) {
+    emit("warn", msg, fields)
+}
+
+fn emit(level: &str, msg: &str, fields: serde_json::Value) {
     if is_json() {
         let mut obj = serde_json::json!({
             "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "level": "info",
+            "level": level,
             "msg": msg,
         });
         if let (Some(o), serde_json::Value::Object(f)) = (obj.as_object_mut(), fields) {
@@ -34,6 +43,7 @@ pub fn info(msg: &str, fields: serde_json::Value) {
             }
             _ => String::new(),
         };
-        eprintln!("• {msg}{kv}");
+        let mark = if level == "warn" { "!" } else { "•" };
+        eprintln!("{mark} {msg}{kv}");
     }
 }

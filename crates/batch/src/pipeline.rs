@@ -358,6 +358,7 @@ pub fn eda(dir: &Path, out: &Path) -> Result<crate::eda::Eda> {
 /// Embed every product text with the configured provider and attach the vectors to `data`
 /// (L2-normalized). With the `hash` provider nothing is called and the bundle embeds itself.
 pub fn attach_vectors(cfg: &Config, data: &mut Dataset, show: bool) -> Result<Option<crate::openai::EmbedStats>> {
+    synthesize_texts(cfg, data, show)?;
     let e = &cfg.embeddings;
     if e.provider == "hash" {
         return Ok(None);
@@ -401,4 +402,75 @@ pub fn attach_vectors(cfg: &Config, data: &mut Dataset, show: bool) -> Result<Op
     data.vectors = Some((e.model.clone(), dims, flat));
     log::info("embedded", serde_json::to_value(&stats)?);
     Ok(Some(stats))
+}
+
+/// Counts of [`synthesize_texts`].
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TextSummary {
+    /// Products with their own title or description.
+    pub catalog: usize,
+    /// Products whose text was written by the chat model.
+    pub generated: usize,
+    /// Products whose text is the template (no model configured, or it kept failing).
+    pub template: usize,
+    /// The file listing every product that got a text, with its source.
+    pub file: Option<PathBuf>,
+    /// The chat client's counters, when one was used.
+    pub describe: Option<crate::describe::DescribeStats>,
+}
+
+/// Give products without title and description a text: the chat model's summary when
+/// `embeddings.describe_model` is set (cached), else (or when it fails) the template the dataset
+/// already holds. Writes `<out_dir>/product_texts.csv` (id, source, text) and logs the counts.
+pub fn synthesize_texts(cfg: &Config, data: &mut Dataset, show: bool) -> Result<TextSummary> {
+    use crate::describe::TextSource;
+    let missing: Vec<usize> = (0..data.texts.len()).filter(|&i| data.text_sources[i] != TextSource::Catalog).collect();
+    let mut summary = TextSummary { catalog: data.texts.len() - missing.len(), ..Default::default() };
+    if missing.is_empty() {
+        return Ok(summary);
+    }
+    let e = &cfg.embeddings;
+    if !e.describe_model.is_empty() {
+        let mut d = crate::describe::Describer::new(crate::describe::DescribeConfig {
+            base_url: cfg.openai.base_url.clone(),
+            api_key: cfg.openai.api_key.clone(),
+            model: e.describe_model.clone(),
+            cache_dir: e.cache_dir.clone().unwrap_or_else(|| cfg.paths.data_dir.join("embeddings-cache")),
+            max_retries: e.max_retries,
+            backoff: std::time::Duration::from_millis(e.backoff_ms),
+            timeout: std::time::Duration::from_secs_f64(e.timeout_s.max(0.1)),
+        })?;
+        let pb = crate::build::progress(show, missing.len() as u64, "describe");
+        for &i in &missing {
+            if let Some(text) = d.describe(&data.texts[i]) {
+                data.texts[i] = text;
+                data.text_sources[i] = TextSource::Generated;
+            }
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        if d.stats.failed > 0 {
+            log::warn(
+                "product text generation failed for some products; they use the template",
+                serde_json::json!({"failed": d.stats.failed, "last_error": d.stats.last_error}),
+            );
+        }
+        summary.describe = Some(d.stats);
+    }
+    summary.generated = missing.iter().filter(|&&i| data.text_sources[i] == TextSource::Generated).count();
+    summary.template = missing.len() - summary.generated;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["product_id", "source", "text"])?;
+    for &i in &missing {
+        let source = match data.text_sources[i] {
+            TextSource::Generated => "generated",
+            _ => "template",
+        };
+        w.write_record([data.item_ids[i].as_str(), source, data.texts[i].as_str()])?;
+    }
+    let path = cfg.paths.out_dir.join("product_texts.csv");
+    crate::build::write_atomic(&path, &w.into_inner().map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?)?;
+    summary.file = Some(path);
+    log::info("product texts", serde_json::to_value(&summary)?);
+    Ok(summary)
 }

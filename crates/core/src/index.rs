@@ -382,19 +382,11 @@ pub fn coarse_candidates(
             scratch.query_signs[d / 64] |= 1 << (d % 64);
         }
     }
-    let q = &scratch.query_signs;
     scratch.hamming.clear();
     scratch.hamming.resize(n, u16::MAX);
     scratch.histogram.clear();
     scratch.histogram.resize(words * 64 + 1, 0);
-    for (i, (row, h)) in signs.chunks_exact(words).zip(scratch.hamming.iter_mut()).enumerate() {
-        if !allow(i as u32) {
-            continue;
-        }
-        let d: u32 = row.iter().zip(q).map(|(a, b)| (a ^ b).count_ones()).sum();
-        *h = d as u16;
-        scratch.histogram[d as usize] += 1;
-    }
+    hamming_pass(signs, words, &scratch.query_signs, &allow, &mut scratch.hamming, &mut scratch.histogram);
     // Smallest distance whose cumulative count reaches r.
     let mut cut = scratch.histogram.len() - 1;
     let mut acc = 0u32;
@@ -420,6 +412,58 @@ pub fn coarse_candidates(
             out.push(i as u32);
             taken += 1;
         }
+    }
+}
+
+/// Hamming distance of every allowed row to `q` into `out`, counted in `histogram`; uses the
+/// `popcnt` instruction when the CPU has it (detected at run time).
+fn hamming_pass(
+    signs: &[u64],
+    words: usize,
+    q: &[u64],
+    allow: &impl Fn(u32) -> bool,
+    out: &mut [u16],
+    histogram: &mut [u32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("popcnt") {
+            // SAFETY: the CPU supports popcnt (checked just above).
+            return unsafe { hamming_pass_popcnt(signs, words, q, allow, out, histogram) };
+        }
+    }
+    hamming_pass_portable(signs, words, q, allow, out, histogram)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn hamming_pass_popcnt(
+    signs: &[u64],
+    words: usize,
+    q: &[u64],
+    allow: &impl Fn(u32) -> bool,
+    out: &mut [u16],
+    histogram: &mut [u32],
+) {
+    hamming_pass_portable(signs, words, q, allow, out, histogram)
+}
+
+#[inline(always)]
+fn hamming_pass_portable(
+    signs: &[u64],
+    words: usize,
+    q: &[u64],
+    allow: &impl Fn(u32) -> bool,
+    out: &mut [u16],
+    histogram: &mut [u32],
+) {
+    for (i, (row, h)) in signs.chunks_exact(words).zip(out.iter_mut()).enumerate() {
+        if !allow(i as u32) {
+            continue;
+        }
+        let d: u32 = row.iter().zip(q).map(|(a, b)| (a ^ b).count_ones()).sum();
+        *h = d as u16;
+        histogram[d as usize] += 1;
     }
 }
 
