@@ -271,7 +271,7 @@ mod tests {
         for q in 0..50 {
             let query = &v[(q * 53 % n) * dim..(q * 53 % n + 1) * dim];
             let run = |strategy, s: &mut SearchScratch| -> Vec<u32> {
-                let opts = SearchOptions { strategy, ef: 64 };
+                let opts = SearchOptions { strategy, ef: 64, rrf: false };
                 hybrid_search_with(&view, Some(query), None, 0.0, 10, &Filter::default(), opts, s)
                     .expect("search")
                     .iter()

@@ -32,6 +32,8 @@ pub struct BuildConfig {
     pub confidence: crate::dataset::Confidence,
     /// Vector index.
     pub index: crate::ann::IndexOptions,
+    /// Hybrid search setting (from `shopai evaluate-search`).
+    pub search: shopai_core::SearchWeights,
 }
 
 /// Popularity of each item over `rows`: plain counts, or counts decayed by age relative to the
@@ -216,6 +218,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
             iterations: cfg.als.iterations as u32,
         },
         fusion: cfg.fusion,
+        search: cfg.search.clone(),
         eval: cfg.eval.clone(),
         index: shopai_core::bundle::IndexInfo {
             ef_search: cfg.index.graph.ef_search as u32,

@@ -19,6 +19,7 @@ pub mod openai;
 pub mod parquet_io;
 pub mod pipeline;
 pub mod query;
+pub mod searcheval;
 pub mod serve;
 pub mod split;
 pub mod storage;

@@ -57,6 +57,10 @@ enum Command {
     Tune(TuneArgs),
     /// Evaluate popularity, vector-only, ALS-only and the fusion on the protocol (out/eval.{json,html}).
     Evaluate(EvaluateArgs),
+    /// nDCG@10 and recall@10 of lexical, vector and hybrid search against graded labels, and the
+    /// hybrid setting to use (weighted or reciprocal-rank fusion); `shopai synth` writes an example
+    /// pair of files. Pass the result to `shopai build --search-tuned`.
+    EvaluateSearch(EvaluateSearchArgs),
     /// Run ingest → eda → split → tune → evaluate → build.
     Run(RunArgs),
     /// Answer search and recommendation requests from a bundle (prints JSON).
@@ -267,8 +271,27 @@ struct BuildArgs {
     /// Output bundle path (written atomically).
     #[arg(long, default_value = "out/bundle.bin")]
     out: PathBuf,
+    /// Use the hybrid search setting `shopai evaluate-search` chose (its search_eval.json).
+    #[arg(long)]
+    search_tuned: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
+}
+
+#[derive(Args, Debug)]
+struct EvaluateSearchArgs {
+    /// Bundle to search.
+    #[arg(long, default_value = "out/bundle.bin")]
+    bundle: PathBuf,
+    /// CSV with a header: query_id,query.
+    #[arg(long)]
+    queries: PathBuf,
+    /// CSV with a header: query_id,product_id,grade (0 = not relevant; higher = more).
+    #[arg(long)]
+    labels: PathBuf,
+    /// Full report with per-query rankings (default: <out_dir>/search_eval.json).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -448,6 +471,7 @@ fn run(cli: Cli) -> Result<()> {
                 popularity_half_life_days: None,
                 confidence: shopai_batch::dataset::Confidence::parse(&a.model.confidence)?,
                 index: index_options(&a.model),
+                search: Default::default(),
             };
             if let Some(t) = &a.tuned {
                 let tuned = read_tuned(t)?;
@@ -455,6 +479,12 @@ fn run(cli: Cli) -> Result<()> {
             }
             if let Some(e) = &a.eval {
                 bc.eval = Some(eval_headline(e)?);
+            }
+            if let Some(p) = &a.search_tuned {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                let r: shopai_batch::searcheval::SearchEvalReport = serde_json::from_str(&text)
+                    .with_context(|| format!("parsing {} (write it with `shopai evaluate-search`)", p.display()))?;
+                bc.search = r.chosen;
             }
             let cfg = config()?;
             let (mut data, hash, ledger) = match &a.ratings {
@@ -472,6 +502,29 @@ fn run(cli: Cli) -> Result<()> {
             };
             pipeline::attach_vectors(&cfg, &mut data, progress)?;
             print_json(&build::run(&data, &hash, &bc, ledger)?)
+        }
+        Command::EvaluateSearch(a) => {
+            let cfg = config()?;
+            let bundle = query::load_bundle(&a.bundle)?;
+            let view = bundle.view();
+            let set = shopai_batch::searcheval::read_labels(&view, &a.queries, &a.labels)?;
+            let model = &view.manifest.embedding.model;
+            let texts: Vec<String> = set.queries.iter().map(|q| q.1.clone()).collect();
+            let vectors: Vec<Option<Vec<f32>>> = if model == shopai_core::HASH_MODEL {
+                let e = shopai_core::HashEmbedder::new(view.vectors.dim);
+                texts.iter().map(|t| Some(e.embed(t))).collect()
+            } else {
+                anyhow::ensure!(
+                    cfg.embeddings.provider != "hash" && &cfg.embeddings.model == model,
+                    "the bundle's vectors come from {model:?}: configure [embeddings] provider = \"openai\" and model = {model:?} (and openai.base_url) so queries are embedded the same way"
+                );
+                let (v, _) = shopai_batch::openai::Embedder::new(pipeline::embed_config(&cfg))?.embed_all(&texts, |_| {})?;
+                v.into_iter().map(|v| (!v.is_empty()).then_some(v)).collect()
+            };
+            let report = shopai_batch::searcheval::evaluate(&view, &set, &vectors)?;
+            let out = a.out.unwrap_or_else(|| cfg.paths.out_dir.join("search_eval.json"));
+            build::write_atomic(&out, serde_json::to_string_pretty(&report)?.as_bytes())?;
+            print_json(&report.summary(&out))
         }
         Command::Embed(a) => {
             let cfg = config()?;
@@ -670,6 +723,7 @@ fn base_config(dims: usize, als: AlsConfig, progress: bool) -> build::BuildConfi
         popularity_half_life_days: None,
         confidence: Default::default(),
         index: Default::default(),
+        search: Default::default(),
     }
 }
 

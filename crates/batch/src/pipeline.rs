@@ -363,21 +363,7 @@ pub fn attach_vectors(cfg: &Config, data: &mut Dataset, show: bool) -> Result<Op
     if e.provider == "hash" {
         return Ok(None);
     }
-    let mut ec = crate::openai::EmbedConfig::new(
-        &cfg.openai.base_url,
-        cfg.openai.api_key.clone(),
-        &e.model,
-        e.cache_dir.clone().unwrap_or_else(|| cfg.paths.data_dir.join("embeddings-cache")),
-    );
-    ec.dimensions = (e.dimensions > 0).then_some(e.dimensions);
-    ec.batch_size = e.batch_size;
-    ec.max_retries = e.max_retries;
-    ec.backoff = std::time::Duration::from_millis(e.backoff_ms);
-    ec.timeout = std::time::Duration::from_secs_f64(e.timeout_s.max(0.1));
-    ec.requests_per_minute = e.requests_per_minute;
-    ec.tokens_per_minute = e.tokens_per_minute;
-    ec.usd_per_million_tokens = e.usd_per_million_tokens;
-    ec.cost_cap_usd = e.cost_cap_usd;
+    let ec = embed_config(cfg);
     log::info(
         "embedding product texts",
         serde_json::json!({"model": e.model, "texts": data.texts.len(), "endpoint": cfg.openai.base_url}),
@@ -402,6 +388,27 @@ pub fn attach_vectors(cfg: &Config, data: &mut Dataset, show: bool) -> Result<Op
     data.vectors = Some((e.model.clone(), dims, flat));
     log::info("embedded", serde_json::to_value(&stats)?);
     Ok(Some(stats))
+}
+
+/// The embeddings client's settings from the configuration.
+pub fn embed_config(cfg: &Config) -> crate::openai::EmbedConfig {
+    let e = &cfg.embeddings;
+    let mut ec = crate::openai::EmbedConfig::new(
+        &cfg.openai.base_url,
+        cfg.openai.api_key.clone(),
+        &e.model,
+        e.cache_dir.clone().unwrap_or_else(|| cfg.paths.data_dir.join("embeddings-cache")),
+    );
+    ec.dimensions = (e.dimensions > 0).then_some(e.dimensions);
+    ec.batch_size = e.batch_size;
+    ec.max_retries = e.max_retries;
+    ec.backoff = std::time::Duration::from_millis(e.backoff_ms);
+    ec.timeout = std::time::Duration::from_secs_f64(e.timeout_s.max(0.1));
+    ec.requests_per_minute = e.requests_per_minute;
+    ec.tokens_per_minute = e.tokens_per_minute;
+    ec.usd_per_million_tokens = e.usd_per_million_tokens;
+    ec.cost_cap_usd = e.cost_cap_usd;
+    ec
 }
 
 /// Counts of [`synthesize_texts`].

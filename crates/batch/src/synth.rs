@@ -32,6 +32,94 @@ const ADJECTIVES: [&str; 12] = [
     "Everyday",
 ];
 
+/// How a shopper might ask for each product kind, in words the catalog does not use.
+const SHOPPER_WORDS: [(&str, &str); 40] = [
+    ("Running Shoe", "jogging sneakers"),
+    ("Trail Sneaker", "off-road running shoes"),
+    ("Leather Boot", "boots made of hide"),
+    ("Sandal", "open summer footwear"),
+    ("Hiking Boot", "mountain trekking footwear"),
+    ("Rain Jacket", "coat for wet weather"),
+    ("Down Parka", "warm winter coat"),
+    ("Denim Jacket", "jean coat"),
+    ("Fleece", "soft warm pullover"),
+    ("Windbreaker", "light wind-proof shell"),
+    ("Chef Knife", "kitchen blade for chopping"),
+    ("Cast Iron Pan", "heavy skillet"),
+    ("Espresso Maker", "coffee machine"),
+    ("Cutting Board", "chopping block"),
+    ("Stock Pot", "large soup pot"),
+    ("Mystery Novel", "detective story book"),
+    ("Cookbook", "recipe book"),
+    ("Travel Guide", "guidebook for tourists"),
+    ("Poetry Collection", "book of poems"),
+    ("Science Primer", "introduction to science"),
+    ("Building Blocks", "construction bricks for kids"),
+    ("Puzzle", "jigsaw"),
+    ("Plush Bear", "stuffed teddy"),
+    ("Toy Train", "model railway set"),
+    ("Board Game", "tabletop game for family night"),
+    ("Pruning Shears", "secateurs for trimming plants"),
+    ("Watering Can", "can to water plants"),
+    ("Seed Kit", "seeds to grow vegetables"),
+    ("Garden Hose", "flexible water pipe for the yard"),
+    ("Planter", "flower pot"),
+    ("Wireless Earbuds", "cordless in-ear headphones"),
+    ("Phone Charger", "mobile charging cable"),
+    ("Bluetooth Speaker", "portable wireless speaker"),
+    ("Smart Watch", "fitness tracker wristwatch"),
+    ("USB Hub", "port expander for a laptop"),
+    ("Face Cream", "facial moisturizer"),
+    ("Lip Balm", "chapstick"),
+    ("Shampoo", "hair wash"),
+    ("Sunscreen", "sun protection lotion"),
+    ("Perfume", "fragrance"),
+];
+
+/// Write `search_queries.csv` (query_id, query) and `search_labels.csv` (query_id, product_id,
+/// grade) for a catalog written by [`write`] with `items` products: per product kind, the
+/// shopper's words for it (and with an adjective); grade 2 for products of that kind (3 when the
+/// adjective matches too), 1 for the rest of its category.
+pub fn write_search_labels(dir: &Path, items: usize, seed: u64) -> Result<usize> {
+    let mut rng = SplitMix64::new(seed);
+    let pick = |n: usize, rng: &mut SplitMix64| (rng.next_u64() % n as u64) as usize;
+    // Replay the catalog draws of `write`.
+    let mut kinds = Vec::with_capacity(items);
+    for _ in 0..items {
+        let c = pick(CATEGORIES.len(), &mut rng);
+        let noun = CATEGORIES[c].1[pick(CATEGORIES[c].1.len(), &mut rng)];
+        let adj = ADJECTIVES[pick(ADJECTIVES.len(), &mut rng)];
+        kinds.push((c, noun, adj));
+    }
+    let mut queries = String::from("query_id,query\n");
+    let mut labels = String::from("query_id,product_id,grade\n");
+    let mut n = 0;
+    for (k, &(noun, words)) in SHOPPER_WORDS.iter().enumerate() {
+        let c = CATEGORIES.iter().position(|(_, ns)| ns.contains(&noun)).expect("every noun has a category");
+        for adj in [None, Some(ADJECTIVES[k % ADJECTIVES.len()])] {
+            let qid = format!("q{n:03}");
+            let text = match adj {
+                Some(a) => format!("{} {words}", a.to_lowercase()),
+                None => words.to_string(),
+            };
+            writeln!(queries, "{qid},{text}")?;
+            for (i, &(ci, ni, ai)) in kinds.iter().enumerate() {
+                let grade = match (ni == noun, adj == Some(ai)) {
+                    (true, true) => 3,
+                    (true, false) => 2,
+                    _ if ci == c => 1,
+                    _ => continue,
+                };
+                writeln!(labels, "{qid},P{i:05},{grade}")?;
+            }
+            n += 1;
+        }
+    }
+    std::fs::write(dir.join("search_queries.csv"), queries)?;
+    std::fs::write(dir.join("search_labels.csv"), labels)?;
+    Ok(n)
+}
+
 /// Write `catalog.csv` and `ratings.csv` into `dir`; returns (items, users, ratings).
 pub fn write(dir: &Path, items: usize, users: usize, per_user: usize, seed: u64) -> Result<(usize, usize, usize)> {
     std::fs::create_dir_all(dir)?;
@@ -92,6 +180,7 @@ pub fn write(dir: &Path, items: usize, users: usize, per_user: usize, seed: u64)
     }
     std::fs::write(dir.join("catalog.csv"), catalog)?;
     std::fs::write(dir.join("ratings.csv"), ratings)?;
+    write_search_labels(dir, items, seed)?;
     Ok((items, users, count))
 }
 

@@ -228,16 +228,24 @@ impl Default for FusionWeights {
 }
 
 /// How search combines the vector and lexical (BM25) scores.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchWeights {
     /// Weight of the BM25 score (normalized by the query's best BM25 score); the vector cosine
     /// has weight 1. 0 disables lexical scoring.
     pub lexical: f32,
+    /// `weighted` (cosine + lexical × BM25) or `rrf` (reciprocal-rank fusion, k = 60, of the
+    /// vector and BM25 rankings of the candidates); chosen by `shopai evaluate-search`.
+    #[serde(default = "weighted")]
+    pub mode: String,
+}
+
+fn weighted() -> String {
+    "weighted".into()
 }
 
 impl Default for SearchWeights {
     fn default() -> Self {
-        Self { lexical: 0.3 }
+        Self { lexical: 0.3, mode: weighted() }
     }
 }
 

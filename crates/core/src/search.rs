@@ -83,7 +83,13 @@ pub struct SearchOptions {
     pub strategy: Strategy,
     /// Graph beam width (0: the manifest's `index.ef_search`, or 64).
     pub ef: usize,
+    /// Fuse the vector and lexical rankings by reciprocal rank (k = 60) instead of adding
+    /// weighted scores; only when the query has both a vector and a text.
+    pub rrf: bool,
 }
+
+/// The `k` of reciprocal-rank fusion (Cormack et al.'s default).
+pub const RRF_K: f32 = 60.0;
 
 /// One hybrid search hit with its score parts.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -174,7 +180,7 @@ pub fn hybrid_search_with(
         }
     }
     let use_lex = match text {
-        Some(t) if lexical_weight > 0.0 || vector.is_none() => bm25_into(view, t, &mut scratch.lexical),
+        Some(t) if lexical_weight > 0.0 || vector.is_none() || opts.rrf => bm25_into(view, t, &mut scratch.lexical),
         _ => false,
     };
     let unfiltered = filter.categories.is_empty() && filter.exclude.is_empty();
@@ -268,7 +274,7 @@ pub fn hybrid_search_with(
         Strategy::Graph => {}
     }
     let w = lexical_weight;
-    if use_lex && w > 0.0 {
+    if use_lex && (w > 0.0 || opts.rrf) {
         // The best lexical matches compete too, whatever their vectors.
         scratch.top.reset(wanted);
         for (i, &l) in scratch.lexical.iter().enumerate() {
@@ -283,6 +289,9 @@ pub fn hybrid_search_with(
     }
     // Rescore with the f32 query (only the items' quantization remains).
     let qmu: f32 = view.vectors.mean.iter().zip(q).map(|(m, x)| m * x).sum();
+    if opts.rrf && use_lex {
+        return Ok(rrf(view, q, qmu, top_k, scratch));
+    }
     scratch.top.reset(top_k);
     for &i in &scratch.candidates {
         let v = precise_dot(&view.vectors, &view.index, i as usize, q) + qmu;
@@ -296,6 +305,35 @@ pub fn hybrid_search_with(
             Hit { item: s.item, score: s.score, vector: s.score - w * lexical, lexical }
         })
         .collect())
+}
+
+/// Reciprocal-rank fusion of the candidates' vector ranking and BM25 ranking (items without a
+/// lexical match get no lexical term).
+fn rrf(view: &BundleView<'_>, q: &[f32], qmu: f32, top_k: usize, scratch: &mut SearchScratch) -> Vec<Hit> {
+    let by = |mut v: Vec<(u32, f32)>| {
+        v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    };
+    let vec_rank = by(scratch
+        .candidates
+        .iter()
+        .map(|&i| (i, precise_dot(&view.vectors, &view.index, i as usize, q) + qmu))
+        .collect());
+    let lex_rank = by(scratch.candidates.iter().map(|&i| (i, scratch.lexical[i as usize])).filter(|x| x.1 > 0.0).collect());
+    let mut fused: Vec<(u32, f32, f32, f32)> = vec_rank
+        .iter()
+        .enumerate()
+        .map(|(r, &(i, v))| (i, 1.0 / (RRF_K + r as f32 + 1.0), v, scratch.lexical[i as usize]))
+        .collect();
+    fused.sort_by_key(|x| x.0);
+    for (r, &(i, _)) in lex_rank.iter().enumerate() {
+        if let Ok(k) = fused.binary_search_by_key(&i, |x| x.0) {
+            fused[k].1 += 1.0 / (RRF_K + r as f32 + 1.0);
+        }
+    }
+    fused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    fused.truncate(top_k);
+    fused.into_iter().map(|(item, score, vector, lexical)| Hit { item, score, vector, lexical }).collect()
 }
 
 /// The `top_k` items whose vectors are most similar (cosine, for normalized inputs) to `query`:

@@ -8,7 +8,7 @@ use crate::bundle::BundleView;
 use crate::embed::{HashEmbedder, HASH_MODEL};
 use crate::error::{Error, Result};
 use crate::recommend::{recommend, RecScratch, ScoreParts, Source};
-use crate::search::{hybrid_search, Filter, Hit, SearchScratch};
+use crate::search::{hybrid_search_with, Filter, Hit, SearchOptions, SearchScratch};
 use serde::{Deserialize, Serialize};
 
 /// Largest `top_k` any request may ask for; larger values are clamped.
@@ -206,7 +206,9 @@ pub fn answer_search_with(
         (None, None, None) => None,
     };
     let filter = Filter::default().with_category_names(view, &req.filters.category)?;
-    let hits = hybrid_search(view, vector, text, view.manifest.search.lexical, k, &filter, &mut scratch.search)?;
+    let opts = SearchOptions { rrf: view.manifest.search.mode == "rrf", ..SearchOptions::default() };
+    let hits =
+        hybrid_search_with(view, vector, text, view.manifest.search.lexical, k, &filter, opts, &mut scratch.search)?;
     Ok(SearchResponse {
         results: hits
             .iter()
