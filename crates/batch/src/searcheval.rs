@@ -68,8 +68,12 @@ pub fn read_labels(view: &BundleView<'_>, queries: &Path, labels: &Path) -> Resu
 /// nDCG@K of `ranked` against `grades`.
 pub fn ndcg(ranked: &[u32], grades: &HashMap<u32, u32>) -> f64 {
     let gain = |g: u32| 2f64.powi(g as i32) - 1.0;
-    let dcg: f64 =
-        ranked.iter().take(K).enumerate().map(|(r, i)| gain(*grades.get(i).unwrap_or(&0)) / (r as f64 + 2.0).log2()).sum();
+    let dcg: f64 = ranked
+        .iter()
+        .take(K)
+        .enumerate()
+        .map(|(r, i)| gain(*grades.get(i).unwrap_or(&0)) / (r as f64 + 2.0).log2())
+        .sum();
     let mut ideal: Vec<u32> = grades.values().copied().collect();
     ideal.sort_unstable_by(|a, b| b.cmp(a));
     let idcg: f64 = ideal.iter().take(K).enumerate().map(|(r, &g)| gain(g) / (r as f64 + 2.0).log2()).sum();
@@ -185,10 +189,8 @@ pub struct QueryRanking {
 pub fn evaluate(view: &BundleView<'_>, set: &LabelSet, vectors: &[Option<Vec<f32>>]) -> Result<SearchEvalReport> {
     let mut scratch = SearchScratch::default();
     let used: Vec<usize> = (0..set.queries.len()).filter(|&q| !set.grades[q].is_empty()).collect();
-    let mut rankings: Vec<QueryRanking> = used
-        .iter()
-        .map(|&q| QueryRanking { query_id: set.queries[q].0.clone(), ranked: HashMap::new() })
-        .collect();
+    let mut rankings: Vec<QueryRanking> =
+        used.iter().map(|&q| QueryRanking { query_id: set.queries[q].0.clone(), ranked: HashMap::new() }).collect();
     let mut run = |name: String, weight: f32, vector: bool, text: bool, rrf: bool| -> Result<ModeResult> {
         let (mut n, mut r) = (0.0, 0.0);
         for (k, &q) in used.iter().enumerate() {
@@ -199,7 +201,9 @@ pub fn evaluate(view: &BundleView<'_>, set: &LabelSet, vectors: &[Option<Vec<f32
             let ranked: Vec<u32> = hits.iter().map(|h| h.item).collect();
             n += ndcg(&ranked, &set.grades[q]);
             r += recall(&ranked, &set.grades[q]);
-            rankings[k].ranked.insert(name.clone(), ranked.iter().map(|&i| view.item_ids.get(i as usize).to_string()).collect());
+            rankings[k]
+                .ranked
+                .insert(name.clone(), ranked.iter().map(|&i| view.item_ids.get(i as usize).to_string()).collect());
         }
         let d = used.len().max(1) as f64;
         let mode = name.split('@').next().unwrap_or(&name).to_string();

@@ -319,7 +319,8 @@ fn rrf(view: &BundleView<'_>, q: &[f32], qmu: f32, top_k: usize, scratch: &mut S
         .iter()
         .map(|&i| (i, precise_dot(&view.vectors, &view.index, i as usize, q) + qmu))
         .collect());
-    let lex_rank = by(scratch.candidates.iter().map(|&i| (i, scratch.lexical[i as usize])).filter(|x| x.1 > 0.0).collect());
+    let lex_rank =
+        by(scratch.candidates.iter().map(|&i| (i, scratch.lexical[i as usize])).filter(|x| x.1 > 0.0).collect());
     let mut fused: Vec<(u32, f32, f32, f32)> = vec_rank
         .iter()
         .enumerate()
