@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Vector search, ShopAI vs peers, one run, same vectors: 256-d clustered L2-normalized vectors
 # from ../shared/anchors/gen_vectors.py (200k base, 1,000 queries; the 20k set is its first rows).
-#  - native: `shopai bench-search` (exact int8 scan + f32-query rescoring through a bundle, 1 thread)
+#  - native: `shopai bench-search` through a real bundle, 1 thread: at 20k the default index
+#    (sign-bit pass → int8 → f32 query × int8+int4 codes) and the plain int8 scan; at 200k the
+#    HNSW graph (instant-distance, 24-bit ids) at several beam widths
 #  - faiss-cpu: exact flat, SQ8, HNSW M16/ef64 (1 search thread)
 #  - Node 20 at 20k: the npm package vs voy-search and @orama/orama (the anchors' js/bench.mjs)
 # Usage: bash scripts/bench-search.sh
@@ -22,11 +24,22 @@ if [ ! -f "$vecs/base200k_d256.f32" ]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for n in 20000 200000; do
-  "$SHOPAI_BIN" bench-search --base "$vecs/base200k_d256.f32" --queries "$vecs/queries_d256.f32" --dim 256 --limit $n --out "$work/b$n.bin" \
-    | python3 -c "import json,sys; r=json.load(sys.stdin); r['impl']='shopai native (int8 flat + rescoring)'; print(json.dumps(r))" >>"$work/native.jsonl"
-  "$SHOPAI_PYTHON" scripts/bench/faiss_peers.py "$vecs/base200k_d256.f32" "$vecs/queries_d256.f32" 256 $n >>"$work/native.jsonl"
-done
+bench() { # n label args...
+  local n=$1 label=$2; shift 2
+  "$SHOPAI_BIN" bench-search --base "$vecs/base200k_d256.f32" --queries "$vecs/queries_d256.f32" --dim 256 --limit "$n" "$@" \
+    | python3 -c "
+import json, sys
+for l in sys.stdin:
+    r = json.loads(l)
+    ef = f', ef {r[\"ef\"]}' if r['ef'] else ''
+    r['impl'] = f'shopai native: {r[\"index\"]}{\" + int4 refine\" if r[\"refine\"] else \"\"}{ef} ($label)'
+    print(json.dumps(r))" >>"$work/native.jsonl"
+}
+bench 20000 "default for 20k" --out "$work/b20000.bin"
+bench 20000 "int8 scan" --index flat --refine false
+"$SHOPAI_PYTHON" scripts/bench/faiss_peers.py "$vecs/base200k_d256.f32" "$vecs/queries_d256.f32" 256 20000 >>"$work/native.jsonl"
+bench 200000 "graph; 96 is the default ef" --index graph --ef 64,96,128
+"$SHOPAI_PYTHON" scripts/bench/faiss_peers.py "$vecs/base200k_d256.f32" "$vecs/queries_d256.f32" 256 200000 >>"$work/native.jsonl"
 node scripts/bench/search-node.mjs "$SHOPAI_PKG" "$work/b20000.bin" "$vecs/base20k_d256.f32" "$vecs/queries_d256.f32" 256 20000 >"$work/node.jsonl"
 js="$SHOPAI_HOME/cache/jsanchors"
 if [ ! -d "$js/node_modules/voy-search" ]; then

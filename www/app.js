@@ -1,10 +1,14 @@
 // ShopAI storefront demo: the npm package answers search and recommendations in the browser.
-// The bundle URL can be overridden with ?bundle=URL. window.shopai exposes the engine for tests.
+// The bundle URL can be overridden with ?bundle=URL. For a bundle embedded by a real model, text
+// queries need a query vector: ?embeddings=URL names an OpenAI-compatible /v1/embeddings endpoint
+// that needs no key in the browser (the edge's); without it, or when it fails, search is lexical
+// and the page says so. window.shopai exposes the engine for tests.
 import init, { Engine } from './pkg/shopai_wasm.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const bundleUrl = params.get('bundle') || './bundle.bin';
+const embeddingsUrl = params.get('embeddings');
 const history = JSON.parse(sessionStorage.getItem('shopai.history') || '[]');
 let engine;
 let titles = new Map();
@@ -47,17 +51,36 @@ function renderRecs() {
     : 'Popular right now. Click products to personalize; everything runs in your browser.';
 }
 
-function runSearch(ev) {
+/** The query vector for `text` from the embeddings endpoint, or why there is none. */
+async function queryVector(text) {
+  const model = engine.manifest().embedding.model;
+  if (model === 'hash-v1') return {}; // the engine embeds locally
+  if (!embeddingsUrl) return { why: 'no embeddings endpoint configured (?embeddings=URL)' };
+  try {
+    // text/plain keeps this a simple CORS request (no preflight); the body is JSON all the same.
+    const r = await fetch(embeddingsUrl, { method: 'POST', body: JSON.stringify({ model, input: text }) });
+    if (!r.ok) return { why: `embeddings endpoint answered ${r.status}` };
+    return { vector: (await r.json()).data[0].embedding };
+  } catch (e) {
+    return { why: `embeddings endpoint unreachable (${e.message})` };
+  }
+}
+
+async function runSearch(ev) {
   ev?.preventDefault();
   const text = $('q').value.trim();
   if (!text) return;
   const category = $('category').value;
   const t0 = performance.now();
   try {
-    const res = engine.search({ text, topK: 10, filters: category ? { category: [category] } : {} });
+    const { vector, why } = await queryVector(text);
+    const t1 = performance.now();
+    const res = engine.search({ text, vector, topK: 10, filters: category ? { category: [category] } : {} });
     res.results.forEach((r) => titles.set(r.product_id, r.title));
     $('results').replaceChildren(...res.results.map((r) => card(r)));
-    $('status').textContent = `${res.results.length} results in ${(performance.now() - t0).toFixed(1)} ms · bundle ${res.version}`;
+    const how = res.degraded ? `${res.degraded}${why ? ` (${why})` : ''}` : vector ? `semantic (query vector ${(t1 - t0).toFixed(0)} ms)` : 'local';
+    $('status').textContent = `${res.results.length} results in ${(performance.now() - t1).toFixed(1)} ms · ${how} · bundle ${res.version}`;
+    $('status').dataset.mode = res.degraded ? 'lexical' : vector ? 'semantic' : 'local';
   } catch (e) {
     $('status').textContent = `Search failed: ${e.message}`;
   }

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PATHS, shopai, tempDir, freePort, startProcess, waitFor, startEdge } from './harness.mjs';
+import { chromium } from 'playwright-core';
+import { PATHS, shopai, tempDir, freePort, startProcess, waitFor, startEdge, webRoot, BROWSER_ARGS } from './harness.mjs';
+import { serveStatic } from '../../scripts/serve-static.mjs';
 
 let work, embedder, edge, embedUrl;
 
@@ -48,6 +50,37 @@ test('browsers get query vectors from the edge without a key', async () => {
   assert.equal(r.status, 200);
   const body = await r.json();
   assert.equal(body.data[0].embedding.length, 384);
+});
+
+test('the storefront page gets query vectors from the edge and searches semantically in the browser', async () => {
+  const web = await serveStatic(webRoot(join(work, 'bundle.bin')));
+  const browser = await chromium.launch({ executablePath: PATHS.chromium, args: BROWSER_ARGS });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const open = async (q) => {
+      await page.goto(`http://127.0.0.1:${web.address().port}/${q}`);
+      await page.evaluate(() => window.shopai.ready);
+      await page.fill('#q', 'something to cook pasta in');
+      await page.click('button[type=submit]');
+      await page.waitForSelector('#status[data-mode]');
+      return { mode: await page.getAttribute('#status', 'data-mode'), status: await page.textContent('#status') };
+    };
+    const semantic = await open(`?embeddings=${encodeURIComponent(`${edge.url}/v1/embeddings`)}`);
+    assert.equal(semantic.mode, 'semantic', semantic.status);
+    const ids = await page.$$eval('#results li', (els) => els.map((e) => e.dataset.productId));
+    // The same answer the edge gives for the same text (same model, same bundle, same core).
+    const res = await search('something to cook pasta in');
+    assert.deepEqual(ids.slice(0, 5), res.results.map((r) => r.product_id));
+    const lexical = await open('');
+    assert.equal(lexical.mode, 'lexical', lexical.status);
+    assert.match(lexical.status, /no embeddings endpoint configured/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await new Promise((r) => web.close(r));
+  }
 });
 
 test('when the embedding endpoint is down, search degrades to lexical and says so', async () => {

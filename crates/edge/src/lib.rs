@@ -162,6 +162,16 @@ mod host {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok())
             .is_some_and(|n| n > MAX_BODY_BYTES);
+        if method == "OPTIONS" {
+            // CORS preflight: storefront pages on other origins may call every route.
+            return Ok(http::Response::builder()
+                .status(204)
+                .header("access-control-allow-origin", "*")
+                .header("access-control-allow-methods", "GET, POST, OPTIONS")
+                .header("access-control-allow-headers", "content-type")
+                .header("access-control-max-age", "86400")
+                .body(FullBody::new(Bytes::new()))?);
+        }
         let state = state().await;
         let mut degraded_embedding = false;
         let mut reply = if too_large {
