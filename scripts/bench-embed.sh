@@ -15,11 +15,11 @@ pid=""
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
 export SHOPAI_DATA_DIR="$work/data"
 "$SHOPAI_BIN" ingest --quiet --ratings data/ml-100k/ml-100k.inter --catalog data/ml-100k/ml-100k.item >/dev/null
-echo "| threads | texts | seconds | sentences/s |"
-echo "|---:|---:|---:|---:|"
+echo "| threads | texts | seconds end to end | sentences/s end to end | server seconds | sentences/s in the server |"
+echo "|---:|---:|---:|---:|---:|---:|"
 for threads in 1 2; do
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  RAYON_NUM_THREADS=$threads "$SHOPAI_BIN" serve-embeddings --model-dir "$SHOPAI_MODEL_DIR" --addr "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+  RAYON_NUM_THREADS=$threads "$SHOPAI_BIN" serve-embeddings --json --model-dir "$SHOPAI_MODEL_DIR" --addr "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
   cat >"$work/cfg.toml" <<TOML
@@ -36,7 +36,11 @@ TOML
   start=$(date +%s.%N)
   "$SHOPAI_BIN" --config "$work/cfg.toml" embed --quiet >/dev/null
   end=$(date +%s.%N)
-  python3 -c "t=$end-$start; print(f'| $threads | 1682 | {t:.2f} | {1682/t:.0f} |')"
+  server=$(python3 -c "
+import json
+ms = sum(json.loads(l).get('ms', 0) for l in open('$work/serve.log') if l.startswith('{') and '/embeddings' in l)
+print(ms / 1000)")
+  python3 -c "t=$end-$start; s=$server; print(f'| $threads | 1682 | {t:.2f} | {1682/t:.0f} | {s:.2f} | {1682/s:.0f} |')"
   kill $pid; wait $pid 2>/dev/null || true; pid=""
 done
 echo

@@ -92,4 +92,4 @@ impl LocalModel {
 }
 
 /// Texts per forward pass after sorting by length.
-const GROUP: usize = 8;
+const GROUP: usize = 16;

@@ -11,8 +11,6 @@ use std::io::Read;
 const MAX_BODY: usize = 8 << 20;
 /// Most inputs per request (as OpenAI).
 const MAX_INPUTS: usize = 2048;
-/// Inputs embedded per forward pass.
-const CHUNK: usize = 32;
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -94,24 +92,23 @@ pub fn embeddings(model: &LocalModel, body: &[u8]) -> (u16, serde_json::Value) {
     if inputs.is_empty() || inputs.len() > MAX_INPUTS {
         return error(400, "invalid_request_error", &format!("input must hold 1 to {MAX_INPUTS} strings"));
     }
-    let mut data = Vec::with_capacity(inputs.len());
-    let mut tokens = 0;
-    for chunk in inputs.chunks(CHUNK) {
-        match model.embed(chunk) {
-            Ok((vectors, t)) => {
-                tokens += t;
-                for v in vectors {
-                    let embedding = if base64 {
-                        json!(encode_base64(&v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()))
-                    } else {
-                        json!(v)
-                    };
-                    data.push(json!({"object": "embedding", "index": data.len(), "embedding": embedding}));
-                }
-            }
-            Err(e) => return error(500, "server_error", &format!("embedding failed: {e}")),
-        }
-    }
+    // One call per request: the model sorts the inputs by length and batches them itself.
+    let (vectors, tokens) = match model.embed(&inputs) {
+        Ok(x) => x,
+        Err(e) => return error(500, "server_error", &format!("embedding failed: {e}")),
+    };
+    let data: Vec<serde_json::Value> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, v)| {
+            let embedding = if base64 {
+                json!(encode_base64(&v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()))
+            } else {
+                json!(v)
+            };
+            json!({"object": "embedding", "index": index, "embedding": embedding})
+        })
+        .collect();
     (
         200,
         json!({"object": "list", "data": data, "model": MODEL_NAME, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}),
