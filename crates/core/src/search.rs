@@ -437,4 +437,62 @@ mod tests {
             Err(Error::DimensionMismatch { .. })
         ));
     }
+
+    #[test]
+    fn rrf_fuses_the_two_rankings_by_reciprocal_rank() {
+        let (bytes, vectors, dim) = fixture_bundle(200, 16, 5);
+        let b = crate::Bundle::load(&bytes).expect("load");
+        let v = b.view();
+        let q = &vectors[..dim];
+        let mut s = SearchScratch::default();
+        let opts = SearchOptions { rrf: true, ..SearchOptions::default() };
+        let hits =
+            hybrid_search_with(&v, Some(q), Some("cat3"), 0.0, 10, &Filter::default(), opts, &mut s).expect("rrf");
+        assert_eq!(hits.len(), 10);
+        // Reference: rank the same candidates by vector and by BM25 separately, fuse by hand.
+        let vec_hits =
+            hybrid_search_with(&v, Some(q), None, 0.0, 200, &Filter::default(), SearchOptions::default(), &mut s)
+                .expect("vector");
+        let lex_hits = hybrid_search(&v, None, Some("cat3"), 1.0, 200, &Filter::default(), &mut s).expect("lexical");
+        for h in &hits {
+            let rank_of = |list: &[Hit]| list.iter().position(|x| x.item == h.item);
+            let want: f32 = [rank_of(&vec_hits), rank_of(&lex_hits)]
+                .iter()
+                .flatten()
+                .map(|&r| 1.0 / (RRF_K + r as f32 + 1.0))
+                .sum();
+            // Ranks within the candidates are at most the global ranks, so each term can only grow.
+            assert!(h.score >= want - 1e-6, "item {}: {} < {want}", h.item, h.score);
+            assert!(h.score > 0.0);
+        }
+        assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+        // An item that tops both lists tops the fusion.
+        if vec_hits[0].item == lex_hits[0].item {
+            assert_eq!(hits[0].item, vec_hits[0].item);
+        }
+    }
+
+    #[test]
+    fn every_strategy_honours_category_filters_and_returns_k() {
+        let (bytes, vectors, dim) = fixture_bundle(300, 16, 8);
+        let b = crate::Bundle::load(&bytes).expect("load");
+        let view = b.view();
+        let f = Filter::default().with_category_names(&view, &["cat2"]).expect("category");
+        for strategy in [Strategy::Flat, Strategy::Coarse, Strategy::Graph, Strategy::Auto] {
+            let opts = SearchOptions { strategy, ..SearchOptions::default() };
+            let hits = hybrid_search_with(
+                &view,
+                Some(&vectors[..dim]),
+                None,
+                0.0,
+                10,
+                &f,
+                opts,
+                &mut SearchScratch::default(),
+            )
+            .expect("search");
+            assert_eq!(hits.len(), 10, "{strategy:?}");
+            assert!(hits.iter().all(|h| view.categories_of(h.item as usize).any(|c| c == "cat2")), "{strategy:?}");
+        }
+    }
 }
