@@ -18,6 +18,10 @@ try {
   await page.fill('#q', query);
   await page.click('button[type=submit]');
   await page.waitForSelector('#results li');
+  const mode = await page.getAttribute('#status', 'data-mode');
+  if (url.includes('embeddings=') && mode !== 'semantic') {
+    throw new Error(`expected a semantic answer, got ${mode}: ${await page.textContent('#status')}`);
+  }
   await page.click('#results li');
   await page.waitForSelector('#recs li .why');
   const results = await page.$$eval('#results li .title', (e) => e.map((x) => x.textContent));
