@@ -254,7 +254,8 @@ mod tests {
         let parts = BundleParts {
             item_ids: (0..n).map(|i| i.to_string()).collect(),
             titles: vec![String::new(); n],
-            item_categories: vec![Vec::new(); n],
+            category_names: (0..5).map(|c| format!("c{c}")).collect(),
+            item_categories: (0..n).map(|i| vec![(i % 5) as u32]).collect(),
             vectors: codes,
             vector_extras: extras,
             factors: QuantMatrix::from_f32(&vec![0.0; n], 1),
@@ -284,5 +285,26 @@ mod tests {
             agree += graph.iter().filter(|i| flat.contains(i)).count();
         }
         assert!(agree as f64 / 500.0 >= 0.95, "graph vs scan overlap {}", agree as f64 / 500.0);
+
+        // With a category filter (a fifth of the catalog) the graph still returns k allowed items,
+        // nearly the same as the filtered scan.
+        let f = Filter::default().with_category_names(&view, &["c2"]).expect("category");
+        let mut agree = 0;
+        for q in 0..30 {
+            let query = &v[(q * 71 % n) * dim..(q * 71 % n + 1) * dim];
+            let run = |strategy, s: &mut SearchScratch| -> Vec<u32> {
+                let opts = SearchOptions { strategy, ef: 96, rrf: false };
+                hybrid_search_with(&view, Some(query), None, 0.0, 10, &f, opts, s)
+                    .expect("search")
+                    .iter()
+                    .map(|h| h.item)
+                    .collect()
+            };
+            let (flat, auto) = (run(Strategy::Flat, &mut s), run(Strategy::Auto, &mut s));
+            assert_eq!(auto.len(), 10);
+            assert!(auto.iter().all(|i| i % 5 == 2));
+            agree += auto.iter().filter(|i| flat.contains(i)).count();
+        }
+        assert!(agree as f64 / 300.0 >= 0.9, "filtered graph vs scan overlap {}", agree as f64 / 300.0);
     }
 }

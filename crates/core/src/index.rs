@@ -269,20 +269,25 @@ fn prefetch(bytes: &[i8]) {
 }
 
 /// Best `ef` items by int8 score found by a beam search of the graph, appended to `out`
-/// (unsorted). `allow` gates which items may be returned; every item may be traversed.
+/// (unsorted). `allow` gates which items may be returned; every item may be traversed. The
+/// search gives up after scoring `budget` items (a filter so selective that the beam keeps
+/// walking) and returns `false`; the caller then scans instead.
+#[allow(clippy::too_many_arguments)]
 pub fn graph_candidates(
     g: &GraphView<'_>,
     vectors: &QuantView<'_>,
     query: &[i8],
     ef: usize,
     allow: impl Fn(u32) -> bool,
+    budget: usize,
     scratch: &mut IndexScratch,
     out: &mut Vec<u32>,
-) {
+) -> bool {
     let n = vectors.rows();
     if n == 0 || ef == 0 {
-        return;
+        return true;
     }
+    let mut scored = 0usize;
     let dot = best_dot_i8();
     let score = |i: u32| dot(vectors.row(i as usize), query) as f32 * vectors.scales[i as usize];
     // Greedy descent through the upper layers, in graph ids.
@@ -333,6 +338,9 @@ pub fn graph_candidates(
         if scratch.best.len() >= ef && scratch.best.peek().is_some_and(|w| k < w.0) {
             break;
         }
+        if scored > budget {
+            return false;
+        }
         let item = key_item(k) as usize;
         let mut m = 0;
         for slot in item * g.degree0..(item + 1) * g.degree0 {
@@ -346,6 +354,7 @@ pub fn graph_candidates(
                 m += 1;
             }
         }
+        scored += m;
         for &nb in &fresh[..m] {
             let kn = key(score(nb), nb);
             let full = scratch.best.len() >= ef;
@@ -361,6 +370,7 @@ pub fn graph_candidates(
         }
     }
     out.extend(scratch.best.drain().map(|r| key_item(r.0)));
+    true
 }
 
 /// The `r` items (of those `allow` admits) whose sign bits are nearest in Hamming distance to
@@ -606,7 +616,7 @@ mod tests {
         for q in 0..20 {
             crate::quant::quantize_into(&v[q * 7 * dim..(q * 7 + 1) * dim], &mut qc);
             let mut out = Vec::new();
-            graph_candidates(&gv, &view, &qc, 40, |_| true, &mut IndexScratch::default(), &mut out);
+            graph_candidates(&gv, &view, &qc, 40, |_| true, usize::MAX, &mut IndexScratch::default(), &mut out);
             let mut exact: Vec<(i64, u32)> = (0..n as u32)
                 .map(|i| {
                     (

@@ -64,8 +64,9 @@ pub struct SearchScratch {
 /// How vector candidates are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
-    /// The bundle decides: the graph when it has one (and no category filter is set), else the
-    /// sign-bit pass when it has sign bits, else the int8 scan.
+    /// The bundle decides: the graph when it has one (a filtered beam that walks past a quarter
+    /// of the catalog gives way to the scan), else the sign-bit pass when it has sign bits, else
+    /// the int8 scan.
     #[default]
     Auto,
     /// Scan every item's int8 code (exact on the codes; filters inside the scan).
@@ -158,7 +159,8 @@ pub fn hybrid_search(
 /// graph); the best BM25 items are added to them; then every candidate is rescored with the f32
 /// query against the stored codes (plus the int4 residual when the bundle has it) and the BM25
 /// term, and the best `top_k` are returned. A filtered graph search that finds fewer than
-/// `top_k` allowed items falls back to the scan, so a top-k returns k whenever k items pass.
+/// `top_k` allowed items, or scores more than a quarter of the catalog, falls back to the scan,
+/// so a top-k returns k whenever k items pass.
 #[allow(clippy::too_many_arguments)]
 pub fn hybrid_search_with(
     view: &BundleView<'_>,
@@ -211,7 +213,7 @@ pub fn hybrid_search_with(
         |i: u32, codes: &[i8]| dot_i8(view.vectors.row(i as usize), codes) as f32 * view.vectors.scales[i as usize];
     let wanted = candidates(top_k);
     let strategy = match opts.strategy {
-        Strategy::Auto if view.index.graph.is_some() && filter.categories.is_empty() => Strategy::Graph,
+        Strategy::Auto if view.index.graph.is_some() => Strategy::Graph,
         Strategy::Auto if !view.index.signs.is_empty() => Strategy::Coarse,
         Strategy::Auto => Strategy::Flat,
         Strategy::Graph if view.index.graph.is_none() => Strategy::Flat,
@@ -226,16 +228,20 @@ pub fn hybrid_search_with(
             ef => ef,
         }
         .max(wanted);
-        crate::index::graph_candidates(
+        // With a category filter the beam walks past what the filter rejects; past a quarter of
+        // the catalog a scan is cheaper, so give up there.
+        let budget = if filter.categories.is_empty() { usize::MAX } else { view.n_items() / 4 };
+        let done = crate::index::graph_candidates(
             g,
             &view.vectors,
             &scratch.codes,
             ef,
             allowed,
+            budget,
             &mut scratch.index,
             &mut scratch.candidates,
         );
-        if scratch.candidates.len() < top_k {
+        if !done || scratch.candidates.len() < top_k {
             scratch.candidates.clear();
             strategy = Strategy::Flat;
         }
