@@ -32,13 +32,15 @@ import json, sys
 for l in sys.stdin:
     r = json.loads(l)
     ef = f', ef {r[\"ef\"]}' if r['ef'] else ''
+    if r['filter_fraction'] < 1:
+        ef += f', category filter keeping 1/{round(1 / r[\"filter_fraction\"])} of the items, {r[\"strategy\"]}'
     r['impl'] = f'shopai native: {r[\"index\"]}{\" + int4 refine\" if r[\"refine\"] else \"\"}{ef} ($label)'
     print(json.dumps(r))" >>"$work/native.jsonl"
 }
 bench 20000 "default for 20k" --out "$work/b20000.bin"
 bench 20000 "int8 scan" --index flat --refine false
 "$SHOPAI_PYTHON" scripts/bench/faiss_peers.py "$vecs/base200k_d256.f32" "$vecs/queries_d256.f32" 256 20000 >>"$work/native.jsonl"
-bench 200000 "graph; 96 is the default ef" --index graph --ef 64,96,128
+bench 200000 "graph; 96 is the default ef" --index graph --ef 96,64,128 --categories 5
 "$SHOPAI_PYTHON" scripts/bench/faiss_peers.py "$vecs/base200k_d256.f32" "$vecs/queries_d256.f32" 256 200000 >>"$work/native.jsonl"
 node scripts/bench/search-node.mjs "$SHOPAI_PKG" "$work/b20000.bin" "$vecs/base20k_d256.f32" "$vecs/queries_d256.f32" 256 20000 >"$work/node.jsonl"
 js="$SHOPAI_HOME/cache/jsanchors"

@@ -6,7 +6,7 @@ use crate::ann::{build_index, IndexOptions};
 use anyhow::{ensure, Context, Result};
 use rayon::prelude::*;
 use serde::Serialize;
-use shopai_core::search::{hybrid_search_with, Filter, SearchOptions, SearchScratch};
+use shopai_core::search::{hybrid_search_with, Filter, SearchOptions, SearchScratch, Strategy};
 use shopai_core::{Bundle, BundleParts, QuantMatrix};
 use std::path::Path;
 use std::time::Instant;
@@ -39,6 +39,10 @@ pub struct SearchBench {
     pub bundle_bytes: usize,
     /// Seconds to code the vectors and build the graph.
     pub build_s: f64,
+    /// Share of the catalog a category filter allowed (1 = no filter).
+    pub filter_fraction: f64,
+    /// Candidate strategy measured.
+    pub strategy: String,
 }
 
 fn read_f32(path: &Path) -> Result<Vec<f32>> {
@@ -48,7 +52,11 @@ fn read_f32(path: &Path) -> Result<Vec<f32>> {
 }
 
 /// Run the benchmark: build the index once, then one timed pass over the queries per beam width
-/// in `efs` (one pass with the default when empty or without a graph).
+/// in `efs` (one pass with the default when empty or without a graph). With `categories > 1`,
+/// item `i` is in category `i mod categories`, and the queries are also run filtered to
+/// category 0 (recall against the exact top-10 of that category), with the default strategy
+/// and with the scan.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     base: &Path,
     queries: &Path,
@@ -57,6 +65,7 @@ pub fn run(
     out: Option<&Path>,
     index: &IndexOptions,
     efs: &[usize],
+    categories: usize,
 ) -> Result<Vec<SearchBench>> {
     let mut xb = read_f32(base)?;
     let xq = read_f32(queries)?;
@@ -78,7 +87,10 @@ pub fn run(
     let mut parts = BundleParts {
         item_ids: (0..n).map(|i| i.to_string()).collect(),
         titles: vec![String::new(); n],
-        item_categories: vec![Vec::new(); n],
+        category_names: (0..categories.max(1)).map(|c| format!("c{c}")).collect(),
+        item_categories: (0..n)
+            .map(|i| if categories > 1 { vec![(i % categories) as u32] } else { Vec::new() })
+            .collect(),
         vectors: codes,
         vector_extras,
         factors: QuantMatrix::from_f32(&vec![0.0; n], 1),
@@ -94,25 +106,37 @@ pub fn run(
     }
     let bundle = Bundle::load(&bytes)?;
     let view = bundle.view();
-    // Exact top-10 by f32 inner product (parallel; not timed).
-    let gt: Vec<Vec<u32>> = (0..nq)
-        .into_par_iter()
-        .map(|q| {
-            let qv = &xq[q * dim..(q + 1) * dim];
-            let mut top = shopai_core::topk::TopK::new(10);
-            for i in 0..n {
-                top.push(i as u32, shopai_core::als::dot(qv, &xb[i * dim..(i + 1) * dim]));
-            }
-            top.drain_sorted().into_iter().map(|s| s.item).collect()
-        })
-        .collect();
+    // Exact top-10 by f32 inner product (parallel; not timed), over everything and over category 0.
+    let exact = |keep: &(dyn Fn(usize) -> bool + Sync)| -> Vec<Vec<u32>> {
+        (0..nq)
+            .into_par_iter()
+            .map(|q| {
+                let qv = &xq[q * dim..(q + 1) * dim];
+                let mut top = shopai_core::topk::TopK::new(10);
+                for i in (0..n).filter(|&i| keep(i)) {
+                    top.push(i as u32, shopai_core::als::dot(qv, &xb[i * dim..(i + 1) * dim]));
+                }
+                top.drain_sorted().into_iter().map(|s| s.item).collect()
+            })
+            .collect()
+    };
     let graph = view.index.graph.is_some();
     let efs: Vec<usize> = if graph && !efs.is_empty() { efs.to_vec() } else { vec![0] };
+    let mut runs: Vec<(usize, Filter, Strategy, f64)> =
+        efs.iter().map(|&ef| (ef, Filter::default(), Strategy::Auto, 1.0)).collect();
+    if categories > 1 {
+        let f = Filter::default().with_category_names(&view, &["c0"])?;
+        let ef = efs[0];
+        runs.push((ef, f.clone(), Strategy::Auto, 1.0 / categories as f64));
+        runs.push((ef, f, Strategy::Flat, 1.0 / categories as f64));
+    }
+    let gt_all = exact(&|_| true);
+    let gt_cat = if categories > 1 { exact(&|i| i % categories == 0) } else { Vec::new() };
     let mut results = Vec::new();
-    for ef in efs {
+    for (ef, filter, strategy, fraction) in runs {
+        let gt = if filter.categories.is_empty() { &gt_all } else { &gt_cat };
         let mut scratch = SearchScratch::default();
-        let filter = Filter::default();
-        let opts = SearchOptions { ef, ..SearchOptions::default() };
+        let opts = SearchOptions { ef, strategy, ..SearchOptions::default() };
         let mut lat = Vec::with_capacity(nq);
         let mut hits = 0usize;
         // One untimed warm-up pass over a tenth of the queries.
@@ -158,6 +182,8 @@ pub fn run(
             bytes_per_vector: index_bytes as f64 / n as f64,
             bundle_bytes: bytes.len(),
             build_s,
+            filter_fraction: fraction,
+            strategy: format!("{strategy:?}").to_lowercase(),
         });
     }
     Ok(results)

@@ -113,6 +113,9 @@ enum Command {
         /// Graph build beam width.
         #[arg(long, default_value_t = GraphParams::default().ef_construction)]
         ef_construction: usize,
+        /// Also measure a category filter: item i is in category i mod N, queries keep category 0.
+        #[arg(long, default_value_t = 0)]
+        categories: usize,
     },
     /// Time ALS training on a ratings file (seconds per iteration, as JSON); see scripts/bench-als.sh.
     BenchAls(BenchAlsArgs),
@@ -668,10 +671,11 @@ fn run(cli: Cli) -> Result<()> {
             let model = shopai_batch::local_model::LocalModel::load(&model_dir)?;
             shopai_batch::serve::run(model, &addr)
         }
-        Command::BenchSearch { base, queries, dim, limit, out, index, refine, ef, ef_construction } => {
+        Command::BenchSearch { base, queries, dim, limit, out, index, refine, ef, ef_construction, categories } => {
             let opts =
                 IndexOptions { kind: index, refine, graph: GraphParams { ef_construction, ..GraphParams::default() } };
-            let rows = shopai_batch::benchsearch::run(&base, &queries, dim, limit, out.as_deref(), &opts, &ef)?;
+            let rows =
+                shopai_batch::benchsearch::run(&base, &queries, dim, limit, out.as_deref(), &opts, &ef, categories)?;
             for r in rows {
                 println!("{}", serde_json::to_string(&r)?);
             }
