@@ -438,14 +438,16 @@ pub fn synthesize_texts(cfg: &Config, data: &mut Dataset, show: bool) -> Result<
     }
     let e = &cfg.embeddings;
     if !e.describe_model.is_empty() {
+        // The same endpoint, key, cache folder, retries and timeout as the embeddings client.
+        let ec = embed_config(cfg);
         let mut d = crate::describe::Describer::new(crate::describe::DescribeConfig {
-            base_url: cfg.openai.base_url.clone(),
-            api_key: cfg.openai.api_key.clone(),
+            base_url: ec.base_url,
+            api_key: ec.api_key,
             model: e.describe_model.clone(),
-            cache_dir: e.cache_dir.clone().unwrap_or_else(|| cfg.paths.data_dir.join("embeddings-cache")),
-            max_retries: e.max_retries,
-            backoff: std::time::Duration::from_millis(e.backoff_ms),
-            timeout: std::time::Duration::from_secs_f64(e.timeout_s.max(0.1)),
+            cache_dir: ec.cache_dir,
+            max_retries: ec.max_retries,
+            backoff: ec.backoff,
+            timeout: ec.timeout,
         })?;
         let pb = crate::build::progress(show, missing.len() as u64, "describe");
         for &i in &missing {

@@ -191,7 +191,7 @@ pub fn evaluate(view: &BundleView<'_>, set: &LabelSet, vectors: &[Option<Vec<f32
     let used: Vec<usize> = (0..set.queries.len()).filter(|&q| !set.grades[q].is_empty()).collect();
     let mut rankings: Vec<QueryRanking> =
         used.iter().map(|&q| QueryRanking { query_id: set.queries[q].0.clone(), ranked: HashMap::new() }).collect();
-    let mut run = |name: String, weight: f32, vector: bool, text: bool, rrf: bool| -> Result<ModeResult> {
+    let mut run = |mode: &str, name: String, weight: f32, vector: bool, text: bool, rrf: bool| -> Result<ModeResult> {
         let (mut n, mut r) = (0.0, 0.0);
         for (k, &q) in used.iter().enumerate() {
             let v = if vector { vectors[q].as_deref() } else { None };
@@ -206,16 +206,15 @@ pub fn evaluate(view: &BundleView<'_>, set: &LabelSet, vectors: &[Option<Vec<f32
                 .insert(name.clone(), ranked.iter().map(|&i| view.item_ids.get(i as usize).to_string()).collect());
         }
         let d = used.len().max(1) as f64;
-        let mode = name.split('@').next().unwrap_or(&name).to_string();
-        Ok(ModeResult { mode, lexical_weight: weight, ndcg_at_10: n / d, recall_at_10: r / d })
+        Ok(ModeResult { mode: mode.to_string(), lexical_weight: weight, ndcg_at_10: n / d, recall_at_10: r / d })
     };
-    let lexical = run("lexical".into(), 1.0, false, true, false)?;
-    let vector = run("vector".into(), 0.0, true, false, false)?;
+    let lexical = run("lexical", "lexical".into(), 1.0, false, true, false)?;
+    let vector = run("vector", "vector".into(), 0.0, true, false, false)?;
     let mut grid = Vec::new();
     for w in WEIGHTS {
-        grid.push(run(format!("hybrid@{w}"), w, true, true, false)?);
+        grid.push(run("hybrid", format!("hybrid@{w}"), w, true, true, false)?);
     }
-    let rrf = run("rrf".into(), 0.0, true, true, true)?;
+    let rrf = run("rrf", "rrf".into(), 0.0, true, true, true)?;
     let hybrid = grid
         .iter()
         .cloned()

@@ -212,7 +212,7 @@ pub fn hybrid_search_with(
     let int8 =
         |i: u32, codes: &[i8]| dot_i8(view.vectors.row(i as usize), codes) as f32 * view.vectors.scales[i as usize];
     let wanted = candidates(top_k);
-    let strategy = match opts.strategy {
+    let mut strategy = match opts.strategy {
         Strategy::Auto if view.index.graph.is_some() => Strategy::Graph,
         Strategy::Auto if !view.index.signs.is_empty() => Strategy::Coarse,
         Strategy::Auto => Strategy::Flat,
@@ -221,7 +221,6 @@ pub fn hybrid_search_with(
         s => s,
     };
     scratch.candidates.clear();
-    let mut strategy = strategy;
     if let (Strategy::Graph, Some(g)) = (strategy, view.index.graph.as_ref()) {
         let ef = match opts.ef {
             0 => (view.manifest.index.ef_search as usize).max(16),
