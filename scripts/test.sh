@@ -9,6 +9,9 @@ bash scripts/setup.sh
 step "cargo fmt --check"
 cargo fmt --all --check
 
+step "no import cycle between the batch crate's modules"
+python3 scripts/check-batch-imports.py
+
 step "clippy -D warnings (native, and the wasm-only code paths)"
 cargo clippy --workspace --all-targets --release -- -D warnings
 cargo clippy -p shopai-edge --target wasm32-wasip2 --release -- -D warnings

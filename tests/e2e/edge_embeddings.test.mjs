@@ -69,6 +69,12 @@ test('the storefront page gets query vectors from the edge and searches semantic
     };
     const semantic = await open(`?embeddings=${encodeURIComponent(`${edge.url}/v1/embeddings`)}`);
     assert.equal(semantic.mode, 'semantic', semantic.status);
+    // The page asks the engine (core's plan_query) rather than naming models itself.
+    const needs = await page.evaluate(() => [
+      window.shopai.engine.needsQueryVector({ text: 'pasta pot' }),
+      window.shopai.engine.needsQueryVector({ text: 'pasta pot', vector: new Array(384).fill(0.05) }),
+    ]);
+    assert.deepEqual(needs, [true, false]);
     const ids = await page.$$eval('#results li', (els) => els.map((e) => e.dataset.productId));
     // The same answer the edge gives for the same text (same model, same bundle, same core).
     const res = await search('something to cook pasta in');

@@ -2,7 +2,9 @@
 //! unit-tested natively; `lib.rs` only moves bytes between the host and this module.
 
 use serde_json::{json, Value};
-use shopai_core::service::{answer_recommend, answer_search_with, RecommendRequest, Scratch, SearchRequest};
+use shopai_core::service::{
+    answer_recommend, answer_search_with, plan_query, QueryPlan, RecommendRequest, Scratch, SearchRequest,
+};
 use shopai_core::HASH_MODEL;
 use shopai_core::{AlignedBytes, Bundle, Error};
 
@@ -61,36 +63,17 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
         .map_err(|e| Reply::error(400, "bad_json", format!("request body is not valid JSON for this route: {e}")))
 }
 
-/// What the host must fetch before [`handle`] can answer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Plan {
-    /// Answer directly.
-    Answer,
-    /// Embed this query text with the bundle's model first (the bundle was not embedded with
-    /// the built-in hashing embedder and the request carries no vector).
-    EmbedQuery {
-        /// Query text.
-        text: String,
-        /// Model the bundle names.
-        model: String,
-        /// Dimensions the bundle expects.
-        dimensions: usize,
-    },
-}
+/// What the host must fetch before [`handle`] can answer: core's [`QueryPlan`].
+pub type Plan = QueryPlan;
 
-/// Decide whether a request needs a query embedding from the outside.
+/// Decide whether a request needs a query embedding from the outside (core's `plan_query`
+/// decides for `/search` bodies).
 pub fn plan(method: &str, path: &str, body: &[u8], state: &State) -> Plan {
     if method != "POST" || path.split('?').next() != Some("/search") || body.len() > MAX_BODY_BYTES {
         return Plan::Answer;
     }
     let (Ok(b), Ok(req)) = (&state.bundle, serde_json::from_slice::<SearchRequest>(body)) else { return Plan::Answer };
-    let m = &b.manifest().embedding;
-    match req.query {
-        Some(text) if req.vector.is_none() && m.model != HASH_MODEL && !text.trim().is_empty() => {
-            Plan::EmbedQuery { text, model: m.model.clone(), dimensions: m.dimensions as usize }
-        }
-        _ => Plan::Answer,
-    }
+    plan_query(b.manifest(), &req)
 }
 
 /// The query vector the host fetched for a [`Plan::EmbedQuery`], or why it could not.
