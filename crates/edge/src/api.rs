@@ -1,6 +1,7 @@
 //! The edge's HTTP API as a pure function: request in, response out. No IO here, so it is
 //! unit-tested natively; `lib.rs` only moves bytes between the host and this module.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 use shopai_core::service::{
     answer_recommend, answer_search_with, plan_query, QueryPlan, RecommendRequest, Scratch, SearchRequest,
@@ -33,6 +34,14 @@ pub struct Reply {
     pub status: u16,
     /// JSON body.
     pub body: Value,
+}
+
+/// A `200` with the answer as JSON; an answer that cannot be serialized is a `500` with a reason,
+/// never a `200` with a `null` body.
+fn to_reply(answer: &impl Serialize) -> Result<Reply, Reply> {
+    serde_json::to_value(answer)
+        .map(Reply::ok)
+        .map_err(|e| Reply::error(500, "serialization_failed", format!("could not serialize the answer: {e}")))
 }
 
 impl Reply {
@@ -150,12 +159,12 @@ pub fn handle_embedded(
                 None => (None, None),
             };
             let res = answer_search_with(&b.view(), &req, vector, failure.as_deref(), scratch).map_err(core_error)?;
-            Ok(Reply::ok(serde_json::to_value(res).unwrap_or(Value::Null)))
+            to_reply(&res)
         }),
         ("POST", "/recommendations") => bundle().and_then(|b| {
             let req: RecommendRequest = parse(body)?;
             let res = answer_recommend(&b.view(), &req, scratch).map_err(core_error)?;
-            Ok(Reply::ok(serde_json::to_value(res).unwrap_or(Value::Null)))
+            to_reply(&res)
         }),
         (_, "/health" | "/version" | "/search" | "/recommendations" | "/v1/embeddings") => {
             Err(Reply::error(405, "method_not_allowed", format!("{method} is not allowed on {path}")))

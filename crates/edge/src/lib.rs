@@ -14,7 +14,7 @@
 //! precedence. Request handling lives in [`api`]; this file only moves bytes.
 //!
 //! Query embeddings: for bundles embedded with a hosted model, `/search` text queries are
-//! embedded through the configured endpoint (an in-instance LRU cache first, one retry), and if
+//! embedded through the configured endpoint (an in-instance `lru` cache first, one retry), and if
 //! that fails the answer is lexical only with `degraded` saying why. `POST /v1/embeddings`
 //! gives browsers query vectors for the bundle's model without ever seeing the key.
 #![deny(missing_docs)]
@@ -28,46 +28,32 @@ pub const DEFAULT_BUNDLE_PATH: &str = "/data/bundle.bin";
 mod host {
     use super::api::{self, Plan, Reply, State, MAX_BODY_BYTES};
     use bytes::Bytes;
+    use lru::LruCache;
     use shopai_core::service::Scratch;
     use spin_sdk::http::body::IncomingBodyExt;
     use spin_sdk::http::{FullBody, IntoResponse, Request};
     use spin_sdk::http_service;
     use std::cell::RefCell;
-    use std::collections::HashMap;
+    use std::num::NonZeroUsize;
+    use std::ops::Deref;
     use std::sync::OnceLock;
     use std::time::Instant;
 
     static STATE: OnceLock<State> = OnceLock::new();
-    const CACHE_CAP: usize = 1024;
-    /// Query text → (last use tick, vector), with a global tick for LRU eviction.
-    type QueryCache = (u64, HashMap<String, (u64, Vec<f32>)>);
+    const CACHE_CAP: NonZeroUsize = NonZeroUsize::new(1024).expect("non-zero");
     thread_local! {
         static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-        static CACHE: RefCell<QueryCache> = RefCell::new((0, HashMap::new()));
+        /// Query text → its embedding, least recently used evicted first.
+        static CACHE: RefCell<LruCache<String, Vec<f32>>> = RefCell::new(LruCache::new(CACHE_CAP));
     }
 
     fn cache_get(text: &str) -> Option<Vec<f32>> {
-        CACHE.with(|c| {
-            let (tick, map) = &mut *c.borrow_mut();
-            *tick += 1;
-            let now = *tick;
-            map.get_mut(text).map(|e| {
-                e.0 = now;
-                e.1.clone()
-            })
-        })
+        CACHE.with(|c| c.borrow_mut().get(text).cloned())
     }
 
     fn cache_put(text: &str, v: Vec<f32>) {
         CACHE.with(|c| {
-            let (tick, map) = &mut *c.borrow_mut();
-            *tick += 1;
-            if map.len() >= CACHE_CAP {
-                if let Some(oldest) = map.iter().min_by_key(|e| e.1 .0).map(|e| e.0.clone()) {
-                    map.remove(&oldest);
-                }
-            }
-            map.insert(text.to_string(), (*tick, v));
+            c.borrow_mut().put(text.to_string(), v);
         })
     }
 
@@ -142,13 +128,35 @@ mod host {
         std::env::var(format!("SHOPAI_{}", key.to_uppercase())).unwrap_or_else(|_| default.to_string())
     }
 
-    async fn state() -> &'static State {
+    /// The instance's bundle: loaded once and kept, or a failed attempt that is not kept, so the
+    /// next request tries again (a bundle file that appears or is fixed later is picked up).
+    enum Loaded {
+        Ready(&'static State),
+        Failed(Box<State>),
+    }
+
+    impl Deref for Loaded {
+        type Target = State;
+        fn deref(&self) -> &State {
+            match self {
+                Loaded::Ready(s) => s,
+                Loaded::Failed(s) => s,
+            }
+        }
+    }
+
+    async fn state() -> Loaded {
         if let Some(s) = STATE.get() {
-            return s;
+            return Loaded::Ready(s);
         }
         let path = config("bundle_path", super::DEFAULT_BUNDLE_PATH).await;
         let bytes = std::fs::read(&path).map_err(|e| format!("reading bundle {path}: {e}"));
-        STATE.get_or_init(|| State::from_bundle_bytes(bytes))
+        let loaded = State::from_bundle_bytes(bytes);
+        if loaded.bundle.is_ok() {
+            Loaded::Ready(STATE.get_or_init(|| loaded))
+        } else {
+            Loaded::Failed(Box::new(loaded))
+        }
     }
 
     #[http_service]
@@ -172,7 +180,8 @@ mod host {
                 .header("access-control-max-age", "86400")
                 .body(FullBody::new(Bytes::new()))?);
         }
-        let state = state().await;
+        let loaded = state().await;
+        let state: &State = &loaded;
         let mut degraded_embedding = false;
         let mut reply = if too_large {
             Reply::error(413, "body_too_large", format!("request body exceeds {MAX_BODY_BYTES} bytes"))
@@ -181,9 +190,14 @@ mod host {
                 Ok(body) if method == "POST" && path == "/v1/embeddings" => match api::local_embeddings(&body, state) {
                     Some(r) => r,
                     None => match call_embeddings(body.to_vec()).await {
-                        Ok(raw) => {
-                            Reply { status: 200, body: serde_json::from_slice(&raw).unwrap_or(serde_json::Value::Null) }
-                        }
+                        Ok(raw) => match serde_json::from_slice(&raw) {
+                            Ok(body) => Reply { status: 200, body },
+                            Err(e) => Reply::error(
+                                502,
+                                "embeddings_unavailable",
+                                format!("the endpoint answered with malformed JSON: {e}"),
+                            ),
+                        },
                         Err(e) => Reply::error(502, "embeddings_unavailable", e),
                     },
                 },
