@@ -22,6 +22,9 @@ step "core builds for both wasm targets with default features off"
 cargo check -p shopai-core --target wasm32-unknown-unknown --release
 cargo check -p shopai-core --target wasm32-wasip2 --release
 
+step "core's unit tests on a 32-bit target (wasm32-wasip2 under wasmtime: checked size arithmetic)"
+CARGO_TARGET_WASM32_WASIP2_RUNNER="wasmtime run" cargo test -p shopai-core --target wasm32-wasip2 --release --lib
+
 step "unit tests"
 cargo test --workspace --release
 
