@@ -55,7 +55,7 @@ impl Instance {
                 (Err(e), _) => json!({"source": "edge", "event": "bundle_failed", "error": e, "load_ms": ms(started)}),
                 (Ok(_), None) => json!({"source": "edge", "event": "bundle_failed", "load_ms": ms(started)}),
             };
-            eprintln!("{event}");
+            emit(event.to_string());
             s
         })
     }
@@ -94,7 +94,7 @@ async fn instance() -> &'static Instance {
         return i;
     }
     for w in &config.warnings {
-        eprintln!("{}", json!({"source": "edge", "warning": w}));
+        emit(json!({"source": "edge", "warning": w}).to_string());
     }
     let i: &'static Instance = Box::leak(Box::new(Instance {
         epoch: Instant::now(),
@@ -318,6 +318,15 @@ async fn rank(inst: &Instance, q: &Query, method: &str, path: &str, state: &Stat
     answer
 }
 
+/// Write one line to stderr in a single write: `eprintln!` writes the text and the newline
+/// separately, and under Spin lines from concurrent instances interleaved between the two
+/// (seen: two JSON objects on one line).
+fn emit(mut line: String) {
+    use std::io::Write;
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
@@ -404,7 +413,7 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     };
     log.status = status;
     log.took_ms = ms(started);
-    eprintln!("{}", log.to_json());
+    emit(log.to_json());
     if status == 204 {
         // CORS preflight: storefront pages on other origins may call every route.
         return Ok(http::Response::builder()
