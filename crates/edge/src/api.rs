@@ -187,6 +187,10 @@ pub fn embeddings_inputs(body: &[u8]) -> Result<Vec<String>, Reply> {
     #[derive(serde::Deserialize)]
     struct Req {
         input: Input,
+        /// Ignored (the bundle's model is used), but it must be a string as in OpenAI's API.
+        #[serde(default)]
+        #[allow(dead_code)]
+        model: Option<String>,
     }
     let inputs = match parse::<Req>(body)?.input {
         Input::One(s) => vec![s],
@@ -615,6 +619,7 @@ pub(crate) mod tests {
         .is_err());
         assert_eq!(embeddings_inputs(br#"{"input":[]}"#).expect_err("empty").status, 400);
         assert_eq!(embeddings_inputs(br#"{"input":"a","model":"m"}"#).ok(), Some(vec!["a".to_string()]));
+        assert_eq!(embeddings_inputs(br#"{"input":"a","model":{}}"#).expect_err("model type").status, 400);
     }
 
     #[test]
