@@ -119,6 +119,13 @@ enum Command {
     },
     /// Time ALS training on a ratings file (seconds per iteration, as JSON); see scripts/bench-als.sh.
     BenchAls(BenchAlsArgs),
+    /// Request logs → dashboard (HTML + JSON); `--fail-on` thresholds make it an alert check.
+    Monitor(shopai_batch::monitor::Args),
+    /// Compare fresh interactions (and request logs) with the bundle's reference sketches and
+    /// recorded NDCG@10; exits non-zero on drift.
+    Drift(shopai_batch::drift::Args),
+    /// Scheduled retrain: ingest → embed changed products only → retrain → evaluate → bundle.
+    Refresh(shopai_batch::refresh::Args),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -681,6 +688,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Monitor(a) => shopai_batch::monitor::run(a, &config()?),
+        Command::Drift(a) => shopai_batch::drift::run(a, &config()?),
+        Command::Refresh(a) => shopai_batch::refresh::run(a, &config()?, progress),
         Command::BenchAls(a) => {
             let bytes = shopai_batch::ingest::maybe_gunzip(
                 std::fs::read(&a.ratings).with_context(|| format!("reading {}", a.ratings.display()))?,
