@@ -66,7 +66,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
     pb.finish_and_clear();
 
     let (embed_model, dims, vectors) = match &data.vectors {
-        Some((model, dims, v)) => (model.clone(), *dims, v.clone()),
+        Some(v) => (v.model.clone(), v.dims, v.values.clone()),
         None => {
             let embedder = HashEmbedder::new(cfg.dims);
             let mut v = vec![0f32; data.item_ids.len() * cfg.dims];
@@ -97,6 +97,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         embedding: shopai_core::bundle::EmbeddingInfo {
             model: embed_model,
             dimensions: dims as u32,
+            request_dimensions: data.vectors.as_ref().and_then(|v| v.requested_dimensions),
             quantization: "int8-centered-projection-preserving".into(),
         },
         als: shopai_core::bundle::AlsInfo {

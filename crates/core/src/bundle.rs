@@ -190,6 +190,10 @@ pub struct EmbeddingInfo {
     pub model: String,
     /// Vector dimensions.
     pub dimensions: u32,
+    /// The `dimensions` parameter the product vectors were requested with (OpenAI's shortened
+    /// `text-embedding-3-*` vectors); a runtime embedding a query must ask for the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_dimensions: Option<u32>,
     /// Quantization scheme of the stored vectors.
     pub quantization: String,
 }
@@ -311,6 +315,10 @@ pub struct Manifest {
     /// Vector index parameters (v2; default: flat).
     #[serde(default)]
     pub index: IndexInfo,
+    /// Training-time reference distributions for drift checks (written by `shopai build`,
+    /// read by `shopai drift`); absent in older bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<serde_json::Value>,
 }
 
 /// Everything a bundle holds, in owned form: what the writer takes.
@@ -548,33 +556,7 @@ impl BundleParts {
             sections.push((SectionKind::LexDocLen, le_words(&lex.doc_len)));
         }
 
-        let table_end = HEADER_LEN + ENTRY_LEN * sections.len();
-        let mut offset = align_up(table_end);
-        let mut table = Vec::with_capacity(ENTRY_LEN * sections.len());
-        for (kind, data) in &sections {
-            table.extend_from_slice(&(*kind as u32).to_le_bytes());
-            table.extend_from_slice(&0u32.to_le_bytes());
-            table.extend_from_slice(&(offset as u64).to_le_bytes());
-            table.extend_from_slice(&(data.len() as u64).to_le_bytes());
-            table.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
-            table.extend_from_slice(&0u32.to_le_bytes());
-            offset = align_up(offset + data.len());
-        }
-        let total = offset;
-        let mut out = Vec::with_capacity(total);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(total as u64).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&table).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&table);
-        for (_, data) in &sections {
-            out.resize(align_up(out.len()), 0);
-            out.extend_from_slice(data);
-        }
-        out.resize(total, 0);
-        Ok(out)
+        Ok(assemble(FORMAT_VERSION, sections.iter().map(|(k, d)| (*k as u32, d.as_slice())).collect()))
     }
 }
 
@@ -583,6 +565,56 @@ impl BundleParts {
 /// check and panic on the first query; an overflow is corruption instead.
 fn size(kind: SectionKind, a: usize, b: usize) -> Result<usize> {
     a.checked_mul(b).ok_or_else(|| corrupt(format!("{} section size {a} × {b} overflows", kind.name())))
+}
+
+/// The same bundle with another manifest; every other section (known or not) is copied as is.
+/// The result is loaded before it is returned, so a manifest whose counts disagree with the
+/// sections is an error.
+pub fn replace_manifest(bytes: &[u8], manifest: &Manifest) -> Result<Vec<u8>> {
+    Layout::parse(bytes)?;
+    let json = serde_json::to_vec(manifest).map_err(|e| corrupt(e.to_string()))?;
+    let sections: Vec<(u32, &[u8])> = (0..u32_at(bytes, 12) as usize)
+        .map(|e| {
+            let at = HEADER_LEN + e * ENTRY_LEN;
+            let (kind, offset, len) =
+                (u32_at(bytes, at), u64_at(bytes, at + 8) as usize, u64_at(bytes, at + 16) as usize);
+            (kind, if kind == SectionKind::Manifest as u32 { &json[..] } else { &bytes[offset..offset + len] })
+        })
+        .collect();
+    let out = assemble(u32_at(bytes, 8), sections);
+    Layout::parse(&out)?;
+    Ok(out)
+}
+
+/// Header (format `version`), section table and 64-byte-aligned sections, in the given order.
+fn assemble(version: u32, sections: Vec<(u32, &[u8])>) -> Vec<u8> {
+    let table_end = HEADER_LEN + ENTRY_LEN * sections.len();
+    let mut offset = align_up(table_end);
+    let mut table = Vec::with_capacity(ENTRY_LEN * sections.len());
+    for (kind, data) in &sections {
+        table.extend_from_slice(&kind.to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        table.extend_from_slice(&(offset as u64).to_le_bytes());
+        table.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        table.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        offset = align_up(offset + data.len());
+    }
+    let total = offset;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(total as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&table).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&table);
+    for (_, data) in &sections {
+        out.resize(align_up(out.len()), 0);
+        out.extend_from_slice(data);
+    }
+    out.resize(total, 0);
+    out
 }
 
 fn align_up(x: usize) -> usize {
@@ -1087,6 +1119,28 @@ mod tests {
                 (kind, u64_at(bytes, at + 8) as usize, u64_at(bytes, at + 16) as usize)
             })
             .collect()
+    }
+
+    #[test]
+    fn replace_manifest_keeps_every_other_section() {
+        let (bytes, _, _) = fixture_bundle(40, 8, 2);
+        let mut m = Bundle::load(&bytes).expect("load").manifest().clone();
+        assert!(m.reference.is_none());
+        m.reference = Some(serde_json::json!({"ratings": {"4": 0.5}}));
+        let out = replace_manifest(&bytes, &m).expect("replace");
+        let b = Bundle::load(&out).expect("load replaced");
+        assert_eq!(b.manifest(), &m);
+        let (old, new) = (section_table(&bytes), section_table(&out));
+        assert_eq!(old.len(), new.len());
+        for ((k0, o0, l0), (k1, o1, l1)) in old.into_iter().zip(new) {
+            assert_eq!(k0, k1);
+            if k0 != SectionKind::Manifest {
+                assert_eq!(bytes[o0..o0 + l0], out[o1..o1 + l1], "{}", k0.name());
+            }
+        }
+        // Counts that disagree with the sections are refused.
+        m.counts.items += 1;
+        assert!(replace_manifest(&bytes, &m).is_err());
     }
 
     #[test]

@@ -165,6 +165,9 @@ pub enum QueryPlan {
         model: String,
         /// Dimensions the bundle expects.
         dimensions: usize,
+        /// The `dimensions` parameter to send with the request (the product vectors were asked
+        /// for with it); `None`: send none, the model's own size is the bundle's.
+        request_dimensions: Option<u32>,
     },
 }
 
@@ -190,6 +193,7 @@ pub fn plan_query(manifest: &Manifest, req: &SearchRequest) -> QueryPlan {
                 text: text.clone(),
                 model: manifest.embedding.model.clone(),
                 dimensions: manifest.embedding.dimensions as usize,
+                request_dimensions: manifest.embedding.request_dimensions,
             }
         }
         _ => QueryPlan::Answer,
@@ -329,7 +333,12 @@ mod tests {
         assert!(local_embedder(&hash).is_some() && local_embedder(&minilm).is_none());
         assert_eq!(
             plan_query(&minilm, &text("red shoe")),
-            QueryPlan::EmbedQuery { text: "red shoe".into(), model: "all-MiniLM-L6-v2".into(), dimensions: 8 }
+            QueryPlan::EmbedQuery {
+                text: "red shoe".into(),
+                model: "all-MiniLM-L6-v2".into(),
+                dimensions: 8,
+                request_dimensions: None
+            }
         );
         assert!(plan_query(&minilm, &text("red shoe")).needs_query_vector());
         let with_vector = SearchRequest { vector: Some(vec![0.0; 8]), ..text("red shoe") };

@@ -157,6 +157,17 @@ pub fn plan(method: &str, path: &str, body: &[u8], state: &State) -> Plan {
     plan_query(b.manifest(), &req)
 }
 
+/// The body of an OpenAI-compatible embeddings request for this bundle: its model, and the
+/// `dimensions` parameter when the product vectors were requested with one (so a shortened
+/// `text-embedding-3-*` bundle gets query vectors of its own size).
+pub fn embeddings_request(model: &str, inputs: &[impl AsRef<str>], request_dimensions: Option<u32>) -> Value {
+    let inputs: Vec<&str> = inputs.iter().map(AsRef::as_ref).collect();
+    match request_dimensions {
+        Some(d) => json!({ "model": model, "input": inputs, "dimensions": d }),
+        None => json!({ "model": model, "input": inputs }),
+    }
+}
+
 /// The query vector the host fetched for a [`Plan::EmbedQuery`], or why it could not.
 pub type Embedded<'a> = Option<Result<&'a [f32], String>>;
 
@@ -507,6 +518,15 @@ pub(crate) mod tests {
 
     fn call(method: &str, path: &str, body: &str) -> Reply {
         handle(method, path, body.as_bytes(), &state(), &mut Scratch::default())
+    }
+
+    #[test]
+    fn embeddings_requests_carry_dimensions_only_when_the_bundle_was_built_with_them() {
+        assert_eq!(embeddings_request("m", &["a"], None), json!({"model": "m", "input": ["a"]}));
+        assert_eq!(
+            embeddings_request("text-embedding-3-small", &["a", "b"], Some(256)),
+            json!({"model": "text-embedding-3-small", "input": ["a", "b"], "dimensions": 256})
+        );
     }
 
     #[test]

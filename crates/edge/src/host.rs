@@ -197,7 +197,7 @@ async fn embed_query(
     inst: &Instance,
     text: &str,
     model: &str,
-    dims: usize,
+    (dims, request_dimensions): (usize, Option<u32>),
     log: &mut LogLine,
 ) -> Result<Rc<[f32]>, String> {
     if let Some(v) = inst.embeddings.borrow_mut().get(text) {
@@ -206,7 +206,8 @@ async fn embed_query(
     }
     log.embed_cache = Some("miss");
     let started = Instant::now();
-    let body = serde_json::to_vec(&json!({"model": model, "input": [text]})).map_err(|e| e.to_string())?;
+    let body =
+        serde_json::to_vec(&api::embeddings_request(model, &[text], request_dimensions)).map_err(|e| e.to_string())?;
     let got = guarded_call(inst, body.into(), estimate_tokens(text), |raw| {
         api::check_embeddings_response(raw, 1, dims).map(|mut v| Rc::<[f32]>::from(v.swap_remove(0)))
     })
@@ -231,7 +232,8 @@ async fn embeddings_passthrough(inst: &Instance, body: &[u8], state: &State, log
     let dims = view.manifest.embedding.dimensions as usize;
     let tokens: u32 = inputs.iter().map(|t| estimate_tokens(t)).sum();
     let started = Instant::now();
-    let upstream = match serde_json::to_vec(&json!({"model": model, "input": inputs})) {
+    let request = api::embeddings_request(&model, &inputs, view.manifest.embedding.request_dimensions);
+    let upstream = match serde_json::to_vec(&request) {
         Ok(b) => b,
         Err(e) => return Reply::error(500, "internal", e.to_string()),
     };
@@ -302,8 +304,8 @@ async fn rank(inst: &Instance, q: &Query, method: &str, path: &str, state: &Stat
     };
     let answer = match plan {
         Plan::Answer => api::respond(q, state, None, &mut inst.scratch.borrow_mut()),
-        Plan::EmbedQuery { text, model, dimensions } => {
-            let embedded = embed_query(inst, &text, &model, dimensions, log).await;
+        Plan::EmbedQuery { text, model, dimensions, request_dimensions } => {
+            let embedded = embed_query(inst, &text, &model, (dimensions, request_dimensions), log).await;
             let e = embedded.as_deref().map_err(Clone::clone);
             api::respond(q, state, Some(e), &mut inst.scratch.borrow_mut())
         }

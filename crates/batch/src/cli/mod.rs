@@ -1,7 +1,8 @@
 //! The `shopai` command line: clap structs (raw arguments) and one function per command, which
 //! loads the typed [`Config`] and calls the library's stages. Commands by concern:
 //! `data` (ingest, eda, split, synth, config), `model` (build, embed, tune, evaluate,
-//! evaluate-search, run), `serve` (query, inspect, serve-embeddings, bench-*).
+//! evaluate-search, run), `serve` (query, inspect, serve-embeddings, bench-*); the operations
+//! commands (monitor, drift, refresh) take their arguments from the library's modules.
 
 mod data;
 mod model;
@@ -80,6 +81,13 @@ pub enum Command {
     BenchSearch(serve::BenchSearchArgs),
     /// Time ALS training on a ratings file (seconds per iteration, as JSON); see scripts/bench-als.sh.
     BenchAls(serve::BenchAlsArgs),
+    /// Request logs → dashboard (HTML + JSON); `--fail-on` thresholds make it an alert check.
+    Monitor(shopai_batch::ops::monitor::Args),
+    /// Compare fresh interactions (and request logs) with the bundle's reference sketches and
+    /// recorded NDCG@10; exits non-zero on drift.
+    Drift(shopai_batch::ops::drift::Args),
+    /// Scheduled retrain: ingest → embed changed products only → retrain → evaluate → bundle.
+    Refresh(shopai_batch::stages::refresh::Args),
 }
 
 /// What every command gets: the config loader and whether to draw progress bars.
@@ -116,6 +124,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ServeEmbeddings(a) => serve::serve_embeddings(a),
         Command::BenchSearch(a) => serve::bench_search(a),
         Command::BenchAls(a) => serve::bench_als(a),
+        Command::Monitor(a) => shopai_batch::ops::monitor::run(a, &ctx.config()?),
+        Command::Drift(a) => shopai_batch::ops::drift::run(a, &ctx.config()?),
+        Command::Refresh(a) => shopai_batch::stages::refresh::run(a, &ctx.config()?, ctx.progress),
     }
 }
 

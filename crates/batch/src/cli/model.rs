@@ -249,7 +249,7 @@ pub fn embed(ctx: &Ctx, a: super::data::StageArgs) -> Result<()> {
     let mut data = Dataset::new(&p.table, &p.catalog);
     let stats = stages::embed::attach_vectors(&cfg, &mut data, ctx.progress)?;
     print_json(
-        &serde_json::json!({"model": cfg.embeddings.model, "dimensions": data.vectors.as_ref().map(|v| v.1), "stats": stats}),
+        &serde_json::json!({"model": cfg.embeddings.model, "dimensions": data.vectors.as_ref().map(|v| v.dims), "stats": stats}),
     )
 }
 

@@ -29,9 +29,22 @@ pub struct Dataset {
     pub user_ids: Vec<String>,
     /// Interactions in source order.
     pub interactions: Vec<Row>,
-    /// Item vectors from a real embedder (model name, dimensions, row-major values); `None`
-    /// means the bundle uses the built-in hashing embedder.
-    pub vectors: Option<(String, usize, Vec<f32>)>,
+    /// Item vectors from a real embedder; `None` means the bundle uses the built-in hashing embedder.
+    pub vectors: Option<ItemVectors>,
+}
+
+/// Product vectors from an embeddings endpoint.
+#[derive(Debug, Clone)]
+pub struct ItemVectors {
+    /// The model that made them.
+    pub model: String,
+    /// Dimensions of each vector.
+    pub dims: usize,
+    /// The `dimensions` parameter the endpoint was called with (models that shorten their
+    /// vectors); query embeddings must be asked for the same.
+    pub requested_dimensions: Option<u32>,
+    /// Row-major values, one L2-normalized row per item.
+    pub values: Vec<f32>,
 }
 
 impl Dataset {

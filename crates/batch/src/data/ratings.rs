@@ -150,6 +150,17 @@ pub struct RatingsOptions {
     pub duplicates: DupPolicy,
 }
 
+impl RatingsOptions {
+    /// The options the `[ingest]` configuration names.
+    pub fn from_config(c: &crate::config::IngestConfig) -> Result<Self> {
+        Ok(Self {
+            rating_range: (c.rating_min, c.rating_max),
+            columns: crate::config::column_order(&c.columns)?,
+            duplicates: c.duplicates,
+        })
+    }
+}
+
 impl Default for RatingsOptions {
     fn default() -> Self {
         Self {

@@ -238,7 +238,7 @@ pub fn index_recall(exp: &Experiment, cfg: &BuildConfig) -> Result<f64> {
     let view = bundle.view();
     let (dim, n) = (view.vectors.dim, view.n_items());
     let vectors: Vec<f32> = match &exp.data.vectors {
-        Some((_, _, v)) => v.clone(),
+        Some(v) => v.values.clone(),
         None => {
             let e = shopai_core::HashEmbedder::new(dim);
             exp.data.texts.iter().flat_map(|t| e.embed(t)).collect()

@@ -69,7 +69,7 @@ impl Storage {
         Ok(Self { s3: s3.clone(), rt })
     }
 
-    fn client(&self, bucket: &str) -> Result<AmazonS3> {
+    pub(crate) fn client(&self, bucket: &str) -> Result<AmazonS3> {
         let mut b = AmazonS3Builder::new().with_bucket_name(bucket).with_region(if self.s3.region.is_empty() {
             "us-east-1"
         } else {

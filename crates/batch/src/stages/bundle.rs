@@ -76,7 +76,8 @@ pub fn run(
     cfg: &BuildConfig,
     ledger: Option<serde_json::Value>,
 ) -> Result<BuildSummary> {
-    let bytes = build_bundle(data, &data.interactions, cfg, source_hash)?;
+    let bytes =
+        crate::ops::drift::attach_reference(build_bundle(data, &data.interactions, cfg, source_hash)?, data, None)?;
     write_atomic(&cfg.out, &bytes)?;
     let manifest = shopai_core::Bundle::load(&bytes)?.manifest().clone();
     Ok(BuildSummary {

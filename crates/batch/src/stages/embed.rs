@@ -2,7 +2,7 @@
 //! `openai` calls the endpoint (after the product-text stage has given every product a text).
 
 use crate::config::{Config, EmbeddingsProvider};
-use crate::data::dataset::Dataset;
+use crate::data::dataset::{Dataset, ItemVectors};
 use crate::io::{log, progress};
 use crate::openai::embeddings::{EmbedConfig, EmbedStats, Embedder};
 use anyhow::Result;
@@ -36,7 +36,12 @@ pub fn attach_vectors(cfg: &Config, data: &mut Dataset, show: bool) -> Result<Op
         }
         flat.extend_from_slice(&v);
     }
-    data.vectors = Some((e.model.clone(), dims, flat));
+    data.vectors = Some(ItemVectors {
+        model: e.model.clone(),
+        dims,
+        requested_dimensions: (e.dimensions > 0).then_some(e.dimensions),
+        values: flat,
+    });
     log::info("embedded", serde_json::to_value(&stats)?);
     Ok(Some(stats))
 }

@@ -1,6 +1,6 @@
 //! `shopai ingest`: raw ratings (+ catalog) → validated, versioned parquet, mirrored to S3.
 
-use crate::config::{column_order, Config};
+use crate::config::Config;
 use crate::data::catalog::{self, CatalogRead};
 use crate::data::parquet;
 use crate::data::processed::{processed_root, PROCESSED_LAYOUT};
@@ -127,12 +127,7 @@ pub fn ingest(cfg: &Config, input: &IngestInput) -> Result<IngestSummary> {
         }
     }
 
-    let c = &cfg.ingest;
-    let opts = RatingsOptions {
-        rating_range: (c.rating_min, c.rating_max),
-        columns: column_order(&c.columns)?,
-        duplicates: c.duplicates,
-    };
+    let opts = RatingsOptions::from_config(&cfg.ingest)?;
     let read =
         ratings::read_ratings(&maybe_gunzip(raw)?, &opts).with_context(|| format!("parsing {}", input.ratings))?;
     anyhow::ensure!(read.ledger_balances(), "internal error: the row ledger does not balance");

@@ -7,5 +7,6 @@ pub mod embed;
 pub mod evaluate;
 pub mod ingest;
 pub mod product_text;
+pub mod refresh;
 pub mod run;
 pub mod split;
