@@ -390,6 +390,7 @@ fn response(status: u16, body: Bytes) -> anyhow::Result<http::Response<FullBody<
     Ok(http::Response::builder()
         .status(status)
         .header("content-type", "application/json")
+        .header("content-length", body.len())
         .header("access-control-allow-origin", "*")
         .body(FullBody::new(body))?)
 }
