@@ -144,19 +144,7 @@ pub fn run(args: Args, cfg: &Config, progress: bool) -> Result<()> {
     let empty = BTreeMap::new();
     let changes = product_changes(before.as_ref().map_or(&empty, |b| &b.products), &now);
 
-    let base = BuildConfig {
-        out: args.out.clone(),
-        dims: args.dims,
-        als: Tuned::defaults().als(),
-        fusion: shopai_core::FusionWeights::default(),
-        progress,
-        eval: None,
-        ease: None,
-        popularity_half_life_days: None,
-        confidence: Default::default(),
-        index: Default::default(),
-        search: Default::default(),
-    };
+    let base = BuildConfig { out: args.out.clone(), ..BuildConfig::new(args.dims, Tuned::defaults().als(), progress) };
     let tuned_path = cfg.paths.out_dir.join("tuned.json");
     let tuned = if args.tune {
         let t = tune::tune(&exp, &tune::Grid::default(), &base, progress)?;
