@@ -30,5 +30,7 @@ cargo test --workspace --release
 
 bash scripts/build.sh
 
+bash scripts/lint-deploy.sh
+
 step "end-to-end tests (native, Node, edge under wasmtime serve, Chromium)"
 cd tests && node --test --test-concurrency=1 e2e/

@@ -1,15 +1,19 @@
 //! A dataset → a bundle's bytes: train ALS, embed item texts (unless a provider already did),
 //! build the vector index, the lexical index and the item-to-item neighbours, and assemble the
-//! sections with their manifest. Training for `tune`/`evaluate` and `shopai build` alike.
+//! sections with their manifest. Training for `tune`/`evaluate` and `shopai build` alike. Item
+//! factors trained elsewhere (`data::factors`, e.g. by Spark) replace the ALS training step; the
+//! rest, fold-in's Gram matrix included, is the same.
 
 use crate::config::Confidence;
 use crate::data::dataset::{Dataset, Row};
+use crate::data::factors::{trained_items, ItemFactors};
 use crate::index::{ease, popularity::popularity, vectors};
 use crate::io::progress;
 use anyhow::{Context, Result};
 use shopai_core::als::{gram, train, AlsConfig};
 use shopai_core::{BundleParts, FusionWeights, HashEmbedder, Manifest, QuantMatrix, HASH_MODEL};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Validated configuration of a build.
 #[derive(Debug, Clone)]
@@ -36,6 +40,8 @@ pub struct BuildConfig {
     pub index: vectors::IndexOptions,
     /// Hybrid search setting (from `shopai evaluate-search`).
     pub search: shopai_core::SearchWeights,
+    /// Item factors trained elsewhere (`--als-factors`, e.g. Spark): used instead of training ALS.
+    pub als_factors: Option<Arc<ItemFactors>>,
 }
 
 impl BuildConfig {
@@ -54,6 +60,7 @@ impl BuildConfig {
             confidence: Default::default(),
             index: Default::default(),
             search: Default::default(),
+            als_factors: None,
         }
     }
 }
@@ -61,9 +68,15 @@ impl BuildConfig {
 /// Train, embed and assemble a bundle from `train` interactions of `data`.
 pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, source_hash: &str) -> Result<Vec<u8>> {
     let matrix = data.matrix(train_rows, cfg.confidence);
-    let pb = progress::bar(cfg.progress, cfg.als.iterations as u64, "ALS");
-    let model = train(&matrix, &cfg.als, |_| pb.inc(1)).context("training ALS")?;
-    pb.finish_and_clear();
+    let (item_factors, k, iterations) = match &cfg.als_factors {
+        Some(f) => (f.align(&data.item_ids, &trained_items(data.item_ids.len(), train_rows))?, f.dim, 0),
+        None => {
+            let pb = progress::bar(cfg.progress, cfg.als.iterations as u64, "ALS");
+            let model = train(&matrix, &cfg.als, |_| pb.inc(1)).context("training ALS")?;
+            pb.finish_and_clear();
+            (model.item_factors, cfg.als.factors, cfg.als.iterations as u32)
+        }
+    };
 
     let (embed_model, dims, vectors) = match &data.vectors {
         Some(v) => (v.model.clone(), v.dims, v.values.clone()),
@@ -77,17 +90,18 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         }
     };
 
-    let k = cfg.als.factors;
-    let factors = QuantMatrix::from_f32(&model.item_factors, k);
+    let factors = QuantMatrix::from_f32(&item_factors, k);
     // Fold-in must see the factors the runtimes see: the Gram matrix is built from the dequantized ones.
-    let mut deq = vec![0f32; model.item_factors.len()];
+    let mut deq = vec![0f32; item_factors.len()];
     for (i, out) in deq.chunks_mut(k).enumerate() {
         factors.view().dequantize_into(i, out);
     }
     let user_history: Vec<Vec<u32>> = (0..matrix.rows()).map(|u| matrix.row(u).0.to_vec()).collect();
     let now = chrono::Utc::now();
     let short: String = embed_model.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-    let model_id = format!("als{k}-{short}-d{dims}");
+    // "ext": the factors were trained elsewhere (their iteration count is then recorded as 0).
+    let ext = if cfg.als_factors.is_some() { "ext" } else { "" };
+    let model_id = format!("als{k}{ext}-{short}-d{dims}");
     let manifest = Manifest {
         version: format!("{model_id}-{}", now.format("%Y%m%d")),
         model_id,
@@ -104,7 +118,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
             factors: k as u32,
             regularization: cfg.als.regularization,
             alpha: cfg.als.alpha,
-            iterations: cfg.als.iterations as u32,
+            iterations,
         },
         fusion: cfg.fusion,
         search: cfg.search,

@@ -308,6 +308,9 @@ struct EnvOverrides {
     /// A string so that a bad value gets the variable's name in the error.
     #[serde(rename = "SHOPAI_EMBEDDINGS_COST_CAP_USD")]
     embeddings_cost_cap_usd: Option<String>,
+    /// A string, as above.
+    #[serde(rename = "SHOPAI_EMBEDDINGS_DIMENSIONS")]
+    embeddings_dimensions: Option<String>,
     #[serde(rename = "SHOPAI_DESCRIBE_MODEL")]
     embeddings_describe_model: Option<String>,
     #[serde(rename = "SHOPAI_DATA_DIR")]
@@ -345,6 +348,10 @@ impl EnvOverrides {
         if let Some(v) = self.embeddings_cost_cap_usd {
             cfg.embeddings.cost_cap_usd =
                 v.parse().with_context(|| format!("SHOPAI_EMBEDDINGS_COST_CAP_USD={v:?} is not a number"))?;
+        }
+        if let Some(v) = self.embeddings_dimensions {
+            cfg.embeddings.dimensions =
+                v.parse().with_context(|| format!("SHOPAI_EMBEDDINGS_DIMENSIONS={v:?} is not a whole number"))?;
         }
         set(&mut cfg.paths.data_dir, self.paths_data_dir);
         set(&mut cfg.paths.out_dir, self.paths_out_dir);
@@ -426,6 +433,12 @@ mod tests {
         assert_eq!(cfg.s3.secret_access_key.expose(), "sk-very-secret");
         let shown = format!("{cfg:?} {}", serde_json::to_string(&cfg).expect("json"));
         assert!(!shown.contains("sk-very-secret"), "{shown}");
+
+        // The deploy manifests set the embedding size through the environment.
+        let env = |v: &str| [("SHOPAI_EMBEDDINGS_DIMENSIONS".to_string(), v.to_string())];
+        assert_eq!(Config::load_with_env(None, env("512")).expect("load").embeddings.dimensions, 512);
+        let err = format!("{:#}", Config::load_with_env(None, env("5x")).unwrap_err());
+        assert!(err.contains("SHOPAI_EMBEDDINGS_DIMENSIONS=\"5x\""), "{err}");
     }
 
     #[test]

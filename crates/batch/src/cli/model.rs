@@ -6,6 +6,7 @@ use clap::Args;
 use shopai_batch::assemble::BuildConfig;
 use shopai_batch::config::{Confidence, EmbeddingsProvider};
 use shopai_batch::data::dataset::Dataset;
+use shopai_batch::data::factors::read as read_factors;
 use shopai_batch::data::processed::{load_processed, resolve_processed};
 use shopai_batch::evaluation::search::{self as search_eval, SearchEvalReport};
 use shopai_batch::evaluation::tune::Grid;
@@ -126,6 +127,10 @@ pub struct EvaluateArgs {
     /// Hashing-embedder dimensions.
     #[arg(long, default_value_t = 256)]
     dims: usize,
+    /// Instead: score these item factors (trained elsewhere on train + val, e.g. by
+    /// scripts/spark/train_als.py) beside ShopAI's own ALS on the test split (out/als_compare.json).
+    #[arg(long)]
+    als_factors: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -152,6 +157,10 @@ pub struct BuildArgs {
     /// Use the hybrid search setting `shopai evaluate-search` chose (its search_eval.json).
     #[arg(long)]
     search_tuned: Option<PathBuf>,
+    /// Item factors trained elsewhere instead of training ALS here: a parquet file or a Spark
+    /// output folder with columns id, features (scripts/spark/train_als.py writes one).
+    #[arg(long)]
+    als_factors: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -218,6 +227,9 @@ pub fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
         let r: SearchEvalReport = serde_json::from_str(&text)
             .with_context(|| format!("parsing {} (write it with `shopai evaluate-search`)", p.display()))?;
         bc.search = r.chosen;
+    }
+    if let Some(f) = &a.als_factors {
+        bc.als_factors = Some(read_factors(f)?.into());
     }
     let cfg = ctx.config()?;
     let (mut data, hash, ledger) = match &a.ratings {
@@ -286,6 +298,15 @@ pub fn tune(ctx: &Ctx, a: TuneArgs) -> Result<()> {
 pub fn evaluate(ctx: &Ctx, a: EvaluateArgs) -> Result<()> {
     let cfg = ctx.config()?;
     let dir = resolve_processed(&cfg, a.data.as_deref())?;
+    if let Some(f) = &a.als_factors {
+        let (tuned, rows, out) = stages::evaluate::compare_factors(&cfg, &dir, a.tuned, a.dims, f, ctx.progress)?;
+        let at10 = |t: &str| rows.iter().find(|r| r.trainer == t).map_or(0.0, |r| r.report.ndcg(10));
+        return print_json(&serde_json::json!({
+            "test_all_ndcg_at_10": {"shopai": at10("shopai"), "imported": at10("imported")},
+            "als": {"factors": tuned.factors, "regularization": tuned.regularization, "alpha": tuned.alpha, "iterations": tuned.iterations},
+            "report": out,
+        }));
+    }
     let report = stages::evaluate::evaluate(&cfg, &dir, a.tuned, a.dims, ctx.progress)?;
     print_json(&serde_json::json!({
         "headline_test_all_at_10": report.headline,

@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod dataset;
+pub mod factors;
 pub mod format;
 pub mod html;
 pub mod parquet;

@@ -2,6 +2,7 @@
 //! the offline report of `shopai evaluate`, the grid search of `shopai tune`, and the graded
 //! search evaluation of `shopai evaluate-search`.
 
+pub mod compare;
 pub mod offline;
 pub mod protocol;
 pub mod search;

@@ -379,7 +379,7 @@ pub fn html(r: &EvalReport) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::data::catalog::Product;
     use crate::data::dataset::Dataset;
@@ -389,7 +389,7 @@ mod tests {
     use shopai_core::service::{answer_recommend, RecommendRequest, Scratch};
 
     /// 40 users in 4 taste groups over 60 products, one interaction per time step.
-    fn experiment() -> Experiment {
+    pub(crate) fn experiment() -> Experiment {
         let mut rng = shopai_core::math::SplitMix64::new(3);
         let mut rows = Vec::new();
         for u in 0..40 {
@@ -437,6 +437,7 @@ mod tests {
             confidence: Default::default(),
             index: Default::default(),
             search: Default::default(),
+            als_factors: None,
         };
         let set = eval_set(exp.data.user_ids.len(), exp.data.item_ids.len(), &exp.train, &exp.val, Variant::All);
         assert!(set.users.len() >= 20, "{} evaluated users", set.users.len());

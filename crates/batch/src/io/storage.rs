@@ -70,7 +70,9 @@ impl Storage {
     }
 
     pub(crate) fn client(&self, bucket: &str) -> Result<AmazonS3> {
-        let mut b = AmazonS3Builder::new().with_bucket_name(bucket).with_region(if self.s3.region.is_empty() {
+        // from_env: role credentials (ECS task role, EKS Pod Identity or IRSA web identity, session
+        // tokens) come from the standard AWS_* variables; the config's endpoint and keys override.
+        let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket).with_region(if self.s3.region.is_empty() {
             "us-east-1"
         } else {
             &self.s3.region

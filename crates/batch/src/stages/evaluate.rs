@@ -3,6 +3,8 @@
 
 use crate::assemble::BuildConfig;
 use crate::config::Config;
+use crate::data::factors;
+use crate::evaluation::compare::{self, CompareRow};
 use crate::evaluation::offline::{self, EvalReport, Experiment, Tuned};
 use crate::evaluation::tune::{self, Grid};
 use crate::io::fs::write_atomic;
@@ -48,6 +50,28 @@ pub fn evaluate(cfg: &Config, dir: &Path, tuned: Option<PathBuf>, dims: usize, p
     write_atomic(&cfg.paths.out_dir.join("eval.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
     write_atomic(&cfg.paths.out_dir.join("eval.html"), offline::html(&report).as_bytes())?;
     Ok(report)
+}
+
+/// ALS alone on test with ShopAI's own factors and with the factors at `factors_path` (trained
+/// elsewhere on train + val), the same hyper-parameters (`tuned`, default `<out_dir>/tuned.json`,
+/// built-in defaults when absent) and fold-in; writes `<out_dir>/als_compare.json`.
+pub fn compare_factors(
+    cfg: &Config,
+    dir: &Path,
+    tuned: Option<PathBuf>,
+    dims: usize,
+    factors_path: &Path,
+    progress: bool,
+) -> Result<(Tuned, Vec<CompareRow>, PathBuf)> {
+    let imported = factors::read(factors_path)?;
+    let exp = experiment(cfg, dir, progress)?;
+    let path = tuned.unwrap_or_else(|| cfg.paths.out_dir.join("tuned.json"));
+    let tuned = if path.exists() { read_tuned(&path)? } else { Tuned::defaults() };
+    let base = tuned.apply(&BuildConfig::new(dims, tuned.als(), progress));
+    let rows = compare::compare(&exp, &base, imported.into())?;
+    let out = cfg.paths.out_dir.join("als_compare.json");
+    write_atomic(&out, serde_json::to_string_pretty(&rows)?.as_bytes())?;
+    Ok((tuned, rows, out))
 }
 
 /// The part of an evaluation report that goes into a bundle's manifest.
