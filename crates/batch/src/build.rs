@@ -34,6 +34,8 @@ pub struct BuildConfig {
     pub index: crate::ann::IndexOptions,
     /// Hybrid search setting (from `shopai evaluate-search`).
     pub search: shopai_core::SearchWeights,
+    /// `not_relevant` feedback the bundle applies (from `shopai ingest-feedback`).
+    pub demotions: Vec<shopai_core::demote::Demotion>,
 }
 
 /// Popularity of each item over `rows`: plain counts, or counts decayed by age relative to the
@@ -201,7 +203,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
     let short: String = embed_model.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
     let model_id = format!("als{k}-{short}-d{dims}");
     let manifest = Manifest {
-        version: format!("{model_id}-{}", now.format("%Y%m%d")),
+        version: format!("{model_id}-{}", now.format("%Y%m%d-%H%M%S")),
         model_id,
         created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         source_hash: source_hash.to_string(),
@@ -220,6 +222,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         fusion: cfg.fusion,
         search: cfg.search.clone(),
         eval: cfg.eval.clone(),
+        demotions: cfg.demotions.clone(),
         index: shopai_core::bundle::IndexInfo {
             ef_search: cfg.index.graph.ef_search as u32,
             ef_construction: cfg.index.graph.ef_construction as u32,

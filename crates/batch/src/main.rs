@@ -119,6 +119,19 @@ enum Command {
     },
     /// Time ALS training on a ratings file (seconds per iteration, as JSON); see scripts/bench-als.sh.
     BenchAls(BenchAlsArgs),
+    /// Upload a bundle to bundles/<version>/ (immutable), read it back and load it, pass the
+    /// evaluation gate against the live version, then move bundles/LATEST to it. Exit code 3:
+    /// the gate refused; 4: the upload did not verify.
+    Publish(shopai_batch::release::PublishArgs),
+    /// List published versions (LATEST marked).
+    Versions(shopai_batch::release::RootArgs),
+    /// Point bundles/LATEST back at a published version.
+    Rollback(shopai_batch::release::RollbackArgs),
+    /// Shoppers' feedback (the edge's feedback/*.jsonl) → interactions for the next build
+    /// (ratings.csv) and demotions (demotions.json for `build --demotions`), with a ledger.
+    IngestFeedback(shopai_batch::feedback::IngestArgs),
+    /// Feedback events by bundle version and surface: click-through and purchase rates.
+    FeedbackReport(shopai_batch::feedback::ReportArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -277,6 +290,9 @@ struct BuildArgs {
     /// Use the hybrid search setting `shopai evaluate-search` chose (its search_eval.json).
     #[arg(long)]
     search_tuned: Option<PathBuf>,
+    /// Apply the `not_relevant` feedback in this demotions.json (written by `shopai ingest-feedback`).
+    #[arg(long)]
+    demotions: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -309,6 +325,9 @@ struct RunArgs {
     /// Skip the ALS grid: use the given ALS parameters and tune only the fusion weights.
     #[arg(long)]
     quick_tune: bool,
+    /// Apply the `not_relevant` feedback in this demotions.json (written by `shopai ingest-feedback`).
+    #[arg(long)]
+    demotions: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -432,7 +451,7 @@ fn main() {
         } else {
             eprintln!("error: {e:#}");
         }
-        std::process::exit(1);
+        std::process::exit(shopai_batch::release::exit_code(&e));
     }
 }
 
@@ -475,6 +494,12 @@ fn run(cli: Cli) -> Result<()> {
                 confidence: shopai_batch::dataset::Confidence::parse(&a.model.confidence)?,
                 index: index_options(&a.model),
                 search: Default::default(),
+                demotions: a
+                    .demotions
+                    .as_deref()
+                    .map(shopai_batch::feedback::read_demotions)
+                    .transpose()?
+                    .unwrap_or_default(),
             };
             if let Some(t) = &a.tuned {
                 let tuned = read_tuned(t)?;
@@ -616,6 +641,12 @@ fn run(cli: Cli) -> Result<()> {
                 out: a.out,
                 eval: Some(headline_json(&report)),
                 index: index_options(&a.model),
+                demotions: a
+                    .demotions
+                    .as_deref()
+                    .map(shopai_batch::feedback::read_demotions)
+                    .transpose()?
+                    .unwrap_or_default(),
                 ..tuned.apply(&base_config(a.model.dims, tuned.als(), progress))
             };
             let b = build::run(&exp.data, &s.version, &bc, None)?;
@@ -681,6 +712,11 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Publish(a) => print_json(&shopai_batch::release::publish(&config()?, &a)?),
+        Command::Versions(a) => print_json(&shopai_batch::release::versions(&config()?, &a)?),
+        Command::Rollback(a) => print_json(&shopai_batch::release::rollback(&config()?, &a)?),
+        Command::IngestFeedback(a) => print_json(&shopai_batch::feedback::ingest(&config()?, &a)?),
+        Command::FeedbackReport(a) => print_json(&shopai_batch::feedback::report(&config()?, &a)?),
         Command::BenchAls(a) => {
             let bytes = shopai_batch::ingest::maybe_gunzip(
                 std::fs::read(&a.ratings).with_context(|| format!("reading {}", a.ratings.display()))?,
@@ -729,6 +765,7 @@ fn base_config(dims: usize, als: AlsConfig, progress: bool) -> build::BuildConfi
         confidence: Default::default(),
         index: Default::default(),
         search: Default::default(),
+        demotions: Vec::new(),
     }
 }
 

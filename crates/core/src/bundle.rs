@@ -271,7 +271,7 @@ pub struct IndexInfo {
 /// The bundle's JSON manifest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// Version id, `{model_id}-{date}`.
+    /// Version id, `{model_id}-{yyyymmdd-hhmmss}` (UTC build time).
     pub version: String,
     /// Model id (what produced the bundle).
     pub model_id: String,
@@ -302,6 +302,11 @@ pub struct Manifest {
     /// Vector index parameters (v2; default: flat).
     #[serde(default)]
     pub index: IndexInfo,
+    /// Products shoppers marked `not_relevant` (from feedback), for a query or a user; search and
+    /// recommendations leave them out there. Absent when empty, so bundles without demotions
+    /// are byte-for-byte what they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub demotions: Vec<crate::demote::Demotion>,
 }
 
 /// Everything a bundle holds, in owned form: what the writer takes.

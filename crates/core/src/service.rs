@@ -205,7 +205,9 @@ pub fn answer_search_with(
         },
         (None, None, None) => None,
     };
-    let filter = Filter::default().with_category_names(view, &req.filters.category)?;
+    let filter = Filter::default()
+        .with_category_names(view, &req.filters.category)?
+        .with_exclude(crate::demote::for_query(view, text));
     let opts = SearchOptions { rrf: view.manifest.search.mode == "rrf", ..SearchOptions::default() };
     let hits =
         hybrid_search_with(view, vector, text, view.manifest.search.lexical, k, &filter, opts, &mut scratch.search)?;
@@ -243,6 +245,7 @@ pub fn answer_recommend(
     if req.exclude_seen.unwrap_or(true) {
         filter = filter.with_exclude(history.iter().copied());
     }
+    filter = filter.with_exclude(crate::demote::for_user(view, req.user_id.as_deref()));
     let (recs, source) = recommend(view, &history, k, view.manifest.fusion, &filter, &mut scratch.rec)?;
     let results = recs
         .iter()

@@ -8,6 +8,12 @@
 //! | `SHOPAI_BUNDLE_PATH` | `/data/bundle.bin` | bundle file inside the component's filesystem |
 //! | `SHOPAI_EMBEDDINGS_URL` | (none) | OpenAI-compatible base URL for query embeddings, e.g. `https://api.openai.com/v1` |
 //! | `SHOPAI_EMBEDDINGS_API_KEY` | (none) | its key (never sent to browsers, never logged) |
+//! | `SHOPAI_BUNDLE_URL` | (none) | serve what `shopai publish` published: `s3://bucket/prefix/bundles/LATEST` or an `https://` URL (see [`release`]) |
+//! | `SHOPAI_BUNDLE_REVALIDATE_SECS` | `30` | revalidate `LATEST` at most this often |
+//! | `SHOPAI_BUNDLE_CACHE_DIR` | (none) | writable folder where a fetched bundle waits for the next instance |
+//! | `SHOPAI_S3_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` | AWS | S3 for `bundle_url` and feedback (SigV4) |
+//! | `SHOPAI_FEEDBACK_URL` | (none) | `s3://bucket/prefix/feedback`: where `POST /feedback` events go (see [`feedback`]) |
+//! | `SHOPAI_FEEDBACK_FLUSH_MS` | `50` | how long a feedback write waits to batch with others |
 //!
 //! With the `spin` feature (what `spin.toml` builds), Spin variables of the same names in
 //! lowercase without the prefix (`bundle_path`, `embeddings_url`, `embeddings_api_key`) take
@@ -20,6 +26,8 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod feedback;
+pub mod release;
 
 /// Default bundle location inside the component.
 pub const DEFAULT_BUNDLE_PATH: &str = "/data/bundle.bin";
@@ -34,10 +42,8 @@ mod host {
     use spin_sdk::http_service;
     use std::cell::RefCell;
     use std::collections::HashMap;
-    use std::sync::OnceLock;
     use std::time::Instant;
 
-    static STATE: OnceLock<State> = OnceLock::new();
     const CACHE_CAP: usize = 1024;
     /// Query text → (last use tick, vector), with a global tick for LRU eviction.
     type QueryCache = (u64, HashMap<String, (u64, Vec<f32>)>);
@@ -132,7 +138,7 @@ mod host {
         Ok(vec)
     }
 
-    async fn config(key: &str, default: &str) -> String {
+    pub(crate) async fn config(key: &str, default: &str) -> String {
         #[cfg(feature = "spin")]
         if let Ok(v) = spin_sdk::variables::get(key.to_lowercase()).await {
             if !v.is_empty() {
@@ -142,13 +148,9 @@ mod host {
         std::env::var(format!("SHOPAI_{}", key.to_uppercase())).unwrap_or_else(|_| default.to_string())
     }
 
-    async fn state() -> &'static State {
-        if let Some(s) = STATE.get() {
-            return s;
-        }
-        let path = config("bundle_path", super::DEFAULT_BUNDLE_PATH).await;
-        let bytes = std::fs::read(&path).map_err(|e| format!("reading bundle {path}: {e}"));
-        STATE.get_or_init(|| State::from_bundle_bytes(bytes))
+    /// The bundle this instance answers with (mounted file, or the published one: `release`).
+    async fn state() -> std::rc::Rc<crate::release::host::Live> {
+        crate::release::host::current().await
     }
 
     #[http_service]
@@ -172,7 +174,8 @@ mod host {
                 .header("access-control-max-age", "86400")
                 .body(FullBody::new(Bytes::new()))?);
         }
-        let state = state().await;
+        let live = state().await;
+        let state: &State = &live.state;
         let mut degraded_embedding = false;
         let mut reply = if too_large {
             Reply::error(413, "body_too_large", format!("request body exceeds {MAX_BODY_BYTES} bytes"))
@@ -187,6 +190,7 @@ mod host {
                         Err(e) => Reply::error(502, "embeddings_unavailable", e),
                     },
                 },
+                Ok(body) if path == "/feedback" => crate::feedback::host::handle(&method, &body, state).await,
                 Ok(body) => match api::plan(&method, &path, &body, state) {
                     Plan::Answer => SCRATCH.with(|s| api::handle(&method, &path, &body, state, &mut s.borrow_mut())),
                     Plan::EmbedQuery { text, model, dimensions } => {
@@ -210,9 +214,19 @@ mod host {
             "{}",
             serde_json::json!({"method": method, "path": path, "status": reply.status, "took_ms": took_ms, "degraded": degraded_embedding})
         );
+        if path == "/version" {
+            if let (Some(obj), Some(r)) = (reply.body.as_object_mut(), &live.record) {
+                obj.insert(
+                    "published".into(),
+                    serde_json::json!({"sha256": r.pointer.sha256, "checked_at_ms": r.checked_at_ms}),
+                );
+            }
+        }
+        let version = state.bundle.as_ref().map(|b| b.manifest().version.clone()).unwrap_or_default();
         let body = serde_json::to_vec(&reply.body)?;
         Ok(http::Response::builder()
             .status(reply.status)
+            .header("x-shopai-version", version)
             .header("content-type", "application/json")
             .header("access-control-allow-origin", "*")
             .body(FullBody::new(Bytes::from(body)))?)
