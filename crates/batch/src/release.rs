@@ -63,6 +63,7 @@ pub struct RootArgs {
 pub struct PublishArgs {
     /// The candidate bundle: a path or s3://bucket/key.
     pub bundle: String,
+    /// The release root.
     #[command(flatten)]
     pub root: RootArgs,
     /// Largest drop of a gated metric (absolute, e.g. NDCG@10 0.01) the candidate may show
@@ -85,6 +86,7 @@ pub struct PublishArgs {
 pub struct RollbackArgs {
     /// A published version (see `shopai versions`).
     pub version: String,
+    /// The release root.
     #[command(flatten)]
     pub root: RootArgs,
 }
