@@ -1,6 +1,7 @@
-//! Ranking metrics for offline evaluation (binary relevance), as in the evaluation protocol.
+//! Ranking metrics for offline evaluation: binary relevance for recommendations (the
+//! evaluation protocol), graded relevance for search (`shopai evaluate-search`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Precision@k: hits in the first k, divided by k (always k, even if fewer are ranked).
 pub fn precision_at(ranked: &[u32], relevant: &HashSet<u32>, k: usize) -> f64 {
@@ -45,9 +46,55 @@ pub fn coverage_at<'a>(lists: impl IntoIterator<Item = &'a [u32]>, k: usize, cat
     seen.len() as f64 / catalog as f64
 }
 
+/// Graded nDCG@k: gain `2^grade − 1`, discount `log2(rank + 1)`, ideal DCG from the labels
+/// sorted by grade (0 when no label has a positive grade). Items without a label have grade 0.
+pub fn graded_ndcg_at(ranked: &[u32], grades: &HashMap<u32, u32>, k: usize) -> f64 {
+    let gain = |g: u32| 2f64.powi(g as i32) - 1.0;
+    let dcg: f64 = ranked
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(r, i)| gain(*grades.get(i).unwrap_or(&0)) / (r as f64 + 2.0).log2())
+        .sum();
+    let mut ideal: Vec<u32> = grades.values().copied().collect();
+    ideal.sort_unstable_by(|a, b| b.cmp(a));
+    let idcg: f64 = ideal.iter().take(k).enumerate().map(|(r, &g)| gain(g) / (r as f64 + 2.0).log2()).sum();
+    if idcg > 0.0 {
+        dcg / idcg
+    } else {
+        0.0
+    }
+}
+
+/// Recall@k against graded labels: labelled items (any grade in `grades`) in the first k,
+/// divided by the number of labelled items (0 without labels).
+pub fn graded_recall_at(ranked: &[u32], grades: &HashMap<u32, u32>, k: usize) -> f64 {
+    if grades.is_empty() {
+        return 0.0;
+    }
+    ranked.iter().take(k).filter(|i| grades.contains_key(i)).count() as f64 / grades.len() as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn graded_ndcg_and_recall_match_hand_computed_values() {
+        let grades: HashMap<u32, u32> = [(1, 3), (2, 1), (3, 2)].into_iter().collect();
+        // Perfect order.
+        assert!((graded_ndcg_at(&[1, 3, 2], &grades, 10) - 1.0).abs() < 1e-12);
+        // [2, 9, 1]: gains 1, 0, 7 at ranks 1..3.
+        let dcg = 1.0 + 7.0 / 4f64.log2();
+        let idcg = 7.0 + 3.0 / 3f64.log2() + 1.0 / 4f64.log2();
+        assert!((graded_ndcg_at(&[2, 9, 1], &grades, 10) - dcg / idcg).abs() < 1e-12);
+        assert!((graded_recall_at(&[2, 9, 1], &grades, 10) - 2.0 / 3.0).abs() < 1e-12);
+        // The cut-off applies to the ranking and to the ideal: @1, [2] has gain 1 of an ideal 7.
+        assert!((graded_ndcg_at(&[2, 9, 1], &grades, 1) - 1.0 / 7.0).abs() < 1e-12);
+        assert!((graded_recall_at(&[2, 9, 1], &grades, 1) - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(graded_ndcg_at(&[5], &HashMap::new(), 10), 0.0);
+        assert_eq!(graded_recall_at(&[5], &HashMap::new(), 10), 0.0);
+    }
 
     #[test]
     fn protocol_check_case() {

@@ -131,20 +131,21 @@ pub fn parse_target(url: &str) -> Result<(String, String), String> {
 }
 
 /// The object key of one flush: `<prefix>/<yyyy>/<mm>/<dd>/<instance>-<seq>.jsonl`.
-pub fn object_key(prefix: &str, date_ymd: (i32, u32, u32), instance: &str, seq: u64) -> String {
-    let (y, m, d) = date_ymd;
+pub fn object_key(prefix: &str, received_at: &str, instance: &str, seq: u64) -> String {
+    // `received_at` is RFC 3339 (`2026-03-07T…`): its date is the folder.
+    let date = received_at.get(..10).unwrap_or("0000-00-00").replace('-', "/");
     let p = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
-    format!("{p}{y:04}/{m:02}/{d:02}/{instance}-{seq:06}.jsonl")
+    format!("{p}{date}/{instance}-{seq:06}.jsonl")
 }
 
 #[cfg(target_arch = "wasm32")]
 pub(crate) mod host {
     //! The group-commit buffer and the S3 PUT.
     use super::*;
-    use crate::release::host::{log, now_ms, settings};
+    use crate::config::Config;
+    use crate::release::host::{log, now_ms};
     use crate::release::sign_request;
     use bytes::Bytes;
-    use chrono::Datelike;
     use spin_sdk::http::body::IncomingBodyExt;
     use spin_sdk::http::FullBody;
     use std::cell::RefCell;
@@ -176,10 +177,9 @@ pub(crate) mod host {
         })
     }
 
-    async fn put(key: &str, bucket: &str, body: Vec<u8>) -> Result<(), String> {
-        let s = settings().await;
+    async fn put(s: &Config, key: &str, bucket: &str, body: Vec<u8>) -> Result<(), String> {
         let url = if s.s3_endpoint.is_empty() {
-            let region = if s.creds.region.is_empty() { "us-east-1" } else { &s.creds.region };
+            let region = if s.s3.region.is_empty() { "us-east-1" } else { &s.s3.region };
             format!("https://{bucket}.s3.{region}.amazonaws.com/{key}")
         } else {
             format!("{}/{bucket}/{key}", s.s3_endpoint.trim_end_matches('/'))
@@ -191,8 +191,8 @@ pub(crate) mod host {
             }
             let ct = [("content-type", "application/x-ndjson")];
             let mut b = http::Request::builder().method("PUT").uri(&url).header("content-type", "application/x-ndjson");
-            if !s.creds.access_key_id.is_empty() {
-                for (k, v) in sign_request("PUT", &url, &ct, &body, &s.creds, std::time::SystemTime::now())? {
+            if !s.s3.access_key_id.is_empty() {
+                for (k, v) in sign_request("PUT", &url, &ct, &body, &s.s3, std::time::SystemTime::now())? {
                     b = b.header(k, v);
                 }
             }
@@ -213,12 +213,12 @@ pub(crate) mod host {
     }
 
     /// Validate, store (with whatever else this instance is storing) and answer.
-    pub async fn handle(method: &str, body: &[u8], state: &State) -> Reply {
+    pub async fn handle(config: &Config, method: &str, body: &[u8], state: &State) -> Reply {
         if method != "POST" {
             return Reply::error(405, "method_not_allowed", format!("{method} is not allowed on /feedback"));
         }
-        let target = crate::host::config("feedback_url", "").await;
-        let (bucket, prefix) = match parse_target(&target) {
+        let target = &config.feedback_url;
+        let (bucket, prefix) = match parse_target(target) {
             Ok(t) => t,
             Err(_) if target.is_empty() => return Reply::error(
                 503,
@@ -227,15 +227,15 @@ pub(crate) mod host {
             ),
             Err(e) => return Reply::error(503, "feedback_unconfigured", e),
         };
-        let flush_ms: u64 = crate::host::config("feedback_flush_ms", "50").await.parse().unwrap_or(50);
-        let now = chrono::Utc::now();
+        let flush_ms = config.feedback_flush_ms;
+        let received_at = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
         let instance = instance_id();
         let id_prefix = Q.with(|q| {
             let mut q = q.borrow_mut();
             q.events += 1;
             format!("{instance}-{}", q.events)
         });
-        let lines = match validate(body, state, &now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), &id_prefix) {
+        let lines = match validate(body, state, &received_at, &id_prefix) {
             Ok(l) => l,
             Err(r) => return r,
         };
@@ -271,11 +271,11 @@ pub(crate) mod host {
                 q.seq += 1;
                 (b, std::mem::take(&mut q.pending), q.seq)
             });
-            let key = object_key(&prefix, (now.year(), now.month(), now.day()), &instance, seq);
+            let key = object_key(&prefix, &received_at, &instance, seq);
             let count = lines.len();
             let mut body = lines.join("\n");
             body.push('\n');
-            let r = put(&key, &bucket, body.into_bytes()).await.map(|_| format!("s3://{bucket}/{key}"));
+            let r = put(config, &key, &bucket, body.into_bytes()).await.map(|_| format!("s3://{bucket}/{key}"));
             match &r {
                 Ok(k) => log("feedback_stored", json!({"object": k, "events": count})),
                 Err(e) => log("feedback_store_failed", json!({"error": e, "events_refused": count})),
@@ -374,7 +374,10 @@ mod tests {
 
     #[test]
     fn objects_are_dated_and_numbered_per_instance() {
-        assert_eq!(object_key("prod/feedback", (2026, 3, 7), "ab12", 4), "prod/feedback/2026/03/07/ab12-000004.jsonl");
+        assert_eq!(
+            object_key("prod/feedback", "2026-03-07T10:11:12.131Z", "ab12", 4),
+            "prod/feedback/2026/03/07/ab12-000004.jsonl"
+        );
         assert_eq!(parse_target("s3://b/prod/feedback/").expect("ok"), ("b".into(), "prod/feedback".into()));
         assert!(parse_target("https://x").is_err());
     }

@@ -96,7 +96,7 @@ pub fn bundle_url_of(pointer_url: &str, p: &Pointer) -> Result<String, String> {
 }
 
 /// AWS credentials for signing.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq)]
 pub struct S3Credentials {
     /// Access key id.
     pub access_key_id: String,
@@ -183,10 +183,11 @@ pub(crate) mod host {
     //! The instance side: fetch, verify, cache, swap.
     use super::*;
     use crate::api::State;
+    use crate::config::Config as Settings;
     use bytes::Bytes;
     use spin_sdk::http::body::IncomingBodyExt;
     use spin_sdk::http::FullBody;
-    use std::cell::RefCell;
+    use std::cell::{Cell, RefCell};
     use std::rc::Rc;
     use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -200,73 +201,21 @@ pub(crate) mod host {
 
     thread_local! {
         static LIVE: RefCell<Option<Rc<Live>>> = const { RefCell::new(None) };
+        static REVALIDATING: Cell<bool> = const { Cell::new(false) };
     }
 
     pub(crate) fn now_ms() -> u64 {
         SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
     }
 
+    /// One event line (not a request line: no `route`), written as the request lines are.
     pub(crate) fn log(event: &str, fields: serde_json::Value) {
-        let mut o = serde_json::json!({"ts": chrono_like_now(), "source": "edge", "event": event});
+        let mut o = serde_json::json!({"ts": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            "source": "edge", "event": event});
         if let (Some(o), serde_json::Value::Object(f)) = (o.as_object_mut(), fields) {
             o.extend(f);
         }
-        eprintln!("{o}");
-    }
-
-    fn chrono_like_now() -> String {
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    }
-
-    pub(crate) struct Settings {
-        bundle_url: String,
-        path: String,
-        revalidate_ms: u64,
-        cache_dir: String,
-        pub(crate) s3_endpoint: String,
-        pub(crate) creds: S3Credentials,
-    }
-
-    pub(crate) async fn settings() -> Settings {
-        let c = |k: &'static str, d: &'static str| crate::host::config(k, d);
-        let env = |k: &str| std::env::var(k).unwrap_or_default();
-        Settings {
-            bundle_url: c("bundle_url", "").await,
-            path: c("bundle_path", crate::DEFAULT_BUNDLE_PATH).await,
-            revalidate_ms: c("bundle_revalidate_secs", "30")
-                .await
-                .parse::<f64>()
-                .map_or(30_000, |s| (s * 1000.0) as u64),
-            cache_dir: c("bundle_cache_dir", "").await,
-            s3_endpoint: c("s3_endpoint", "").await,
-            creds: S3Credentials {
-                access_key_id: {
-                    let v = c("s3_access_key_id", "").await;
-                    if v.is_empty() {
-                        env("AWS_ACCESS_KEY_ID")
-                    } else {
-                        v
-                    }
-                },
-                secret_access_key: {
-                    let v = c("s3_secret_access_key", "").await;
-                    if v.is_empty() {
-                        env("AWS_SECRET_ACCESS_KEY")
-                    } else {
-                        v
-                    }
-                },
-                session_token: Some(env("AWS_SESSION_TOKEN")).filter(|t| !t.is_empty()),
-                region: {
-                    let v = c("s3_region", "").await;
-                    if v.is_empty() {
-                        env("AWS_REGION")
-                    } else {
-                        v
-                    }
-                },
-            },
-        }
+        crate::host::emit(o.to_string());
     }
 
     /// GET with optional If-None-Match; returns (status, etag, body).
@@ -284,8 +233,8 @@ pub(crate) mod host {
         for (k, v) in &extra {
             b = b.header(*k, *v);
         }
-        if src_s3 && !s.creds.access_key_id.is_empty() {
-            for (k, v) in sign_get(url, &extra, &s.creds, SystemTime::now())? {
+        if src_s3 && !s.s3.access_key_id.is_empty() {
+            for (k, v) in sign_get(url, &extra, &s.s3, SystemTime::now())? {
                 b = b.header(k, v);
             }
         }
@@ -301,27 +250,27 @@ pub(crate) mod host {
 
     async fn cache_get(s: &Settings, key: &str) -> Option<Vec<u8>> {
         #[cfg(feature = "spin")]
-        if s.cache_dir.is_empty() {
+        if s.bundle_cache_dir.is_empty() {
             let store = spin_sdk::key_value::Store::open_default().await.ok()?;
             return store.get(key).await.ok().flatten();
         }
-        if s.cache_dir.is_empty() {
+        if s.bundle_cache_dir.is_empty() {
             return None;
         }
-        std::fs::read(format!("{}/{key}", s.cache_dir.trim_end_matches('/'))).ok()
+        std::fs::read(format!("{}/{key}", s.bundle_cache_dir.trim_end_matches('/'))).ok()
     }
 
     async fn cache_put(s: &Settings, key: &str, bytes: &[u8]) -> Result<(), String> {
         #[cfg(feature = "spin")]
-        if s.cache_dir.is_empty() {
+        if s.bundle_cache_dir.is_empty() {
             let store =
                 spin_sdk::key_value::Store::open_default().await.map_err(|e| format!("key-value store: {e:?}"))?;
             return store.set(key, bytes).await.map_err(|e| format!("key-value store: {e:?}"));
         }
-        if s.cache_dir.is_empty() {
+        if s.bundle_cache_dir.is_empty() {
             return Ok(());
         }
-        let dir = s.cache_dir.trim_end_matches('/');
+        let dir = s.bundle_cache_dir.trim_end_matches('/');
         let tmp = format!("{dir}/.{key}.{}.tmp", now_ms());
         std::fs::write(&tmp, bytes).map_err(|e| format!("writing {tmp}: {e}"))?;
         std::fs::rename(&tmp, format!("{dir}/{key}")).map_err(|e| format!("renaming {tmp}: {e}"))
@@ -354,18 +303,23 @@ pub(crate) mod host {
     }
 
     /// The version to answer with: loads on first use, revalidates when due.
-    pub async fn current() -> Rc<Live> {
+    pub async fn current(s: &Settings) -> Rc<Live> {
         let existing = LIVE.with(|c| c.borrow().clone());
-        let s = settings().await;
-        if s.bundle_url.is_empty() {
-            if let Some(l) = existing {
-                return l;
+        // Requests that share an instance interleave at `.await`: while one revalidates, the
+        // others answer with the version already loaded (a fresh instance's first requests wait).
+        if let Some(l) = existing.as_ref().filter(|l| l.state.bundle.is_ok()) {
+            if REVALIDATING.with(Cell::get) {
+                return l.clone();
             }
-            let bytes =
-                std::fs::read(&s.path).map_err(|e| no_bundle_message(&s.path, &format!("reading {}: {e}", s.path)));
-            return set(Live { state: Rc::new(State::from_bundle_bytes(bytes)), record: None });
         }
-        let src = match resolve(&s.bundle_url, &s.s3_endpoint, &s.creds.region) {
+        REVALIDATING.with(|c| c.set(true));
+        let live = current_inner(s, existing).await;
+        REVALIDATING.with(|c| c.set(false));
+        live
+    }
+
+    async fn current_inner(s: &Settings, existing: Option<Rc<Live>>) -> Rc<Live> {
+        let src = match resolve(&s.bundle_url, &s.s3_endpoint, &s.s3.region) {
             Ok(src) => src,
             Err(e) => return set(Live { state: Rc::new(State::from_bundle_bytes(Err(e))), record: None }),
         };
@@ -374,12 +328,12 @@ pub(crate) mod host {
         let live = match existing {
             Some(l) => Some(l),
             None => {
-                let rec: Option<CacheRecord> = cache_get(&s, "latest.json")
+                let rec: Option<CacheRecord> = cache_get(s, "latest.json")
                     .await
                     .and_then(|b| serde_json::from_slice(&b).ok())
                     .filter(|r: &CacheRecord| r.source == s.bundle_url);
                 match rec {
-                    Some(r) => match cache_get(&s, &format!("{}.bin", r.pointer.sha256)).await {
+                    Some(r) => match cache_get(s, &format!("{}.bin", r.pointer.sha256)).await {
                         Some(bytes) => match load(bytes, &r.pointer.sha256) {
                             Ok(st) => Some(set(Live { state: Rc::new(st), record: Some(r) })),
                             Err(e) => {
@@ -395,12 +349,12 @@ pub(crate) mod host {
         };
         if let Some(l) = &live {
             if let Some(r) = &l.record {
-                if now.saturating_sub(r.checked_at_ms) < s.revalidate_ms && l.state.bundle.is_ok() {
+                if now.saturating_sub(r.checked_at_ms) < s.bundle_revalidate_ms && l.state.bundle.is_ok() {
                     return l.clone();
                 }
             }
         }
-        revalidate(&s, &src, live, now).await
+        revalidate(s, &src, live, now).await
     }
 
     async fn revalidate(s: &Settings, src: &Source, live: Option<Rc<Live>>, now: u64) -> Rc<Live> {
@@ -424,7 +378,7 @@ pub(crate) mod host {
                 }
                 None => set(Live {
                     state: Rc::new(State::from_bundle_bytes(Err(no_bundle_message(
-                        &s.path,
+                        &s.bundle_path,
                         &format!("{} could not be loaded: {e}", s.bundle_url),
                     )))),
                     record: Some(CacheRecord {
