@@ -30,6 +30,17 @@ function run(args, ep) {
   const r = spawnSync(PATHS.shopai, args, { encoding: 'utf8', env: env(ep), cwd: work });
   return { status: r.status, out: r.status === 0 ? JSON.parse(r.stdout) : null, err: r.stderr };
 }
+/** `run` without blocking the event loop: needed when the S3 proxy lives in this process. */
+function runAsync(args, ep) {
+  return new Promise((done) => {
+    const child = spawn(PATHS.shopai, args, { env: env(ep), cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.once('exit', (status) => done({ status, out: status === 0 ? JSON.parse(out) : null, err }));
+  });
+}
 function ok(args, ep) {
   const r = run(args, ep);
   if (r.status !== 0) throw new Error(`shopai ${args.join(' ')} failed (${r.status}): ${r.err}`);
@@ -96,7 +107,7 @@ test('publish, the evaluation gate, a damaged upload, versions and rollback', as
   const proxy = await startS3Proxy(endpoint);
   try {
     proxy.rule = { match: (r) => r.method === 'GET' && r.url.includes(`${v2.version}/bundle.bin`), action: 'corrupt' };
-    const damaged = run(['publish', join(work, 'v2.bin'), '--to', ROOT_URL], proxy.endpoint);
+    const damaged = await runAsync(['publish', join(work, 'v2.bin'), '--to', ROOT_URL], proxy.endpoint);
     assert.equal(damaged.status, 4, `a damaged upload has its own exit code: ${damaged.err}`);
     assert.match(damaged.err, /read back with sha256 .* LATEST was not moved/);
     assert.ok(proxy.hits > 0, 'the read-back really was damaged');
