@@ -12,8 +12,11 @@ import { join } from 'node:path';
 import { createServer } from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
 import { ROOT, PATHS, shopai, tempDir, freePort, startProcess, waitFor, BROWSER_ARGS } from '../../tests/e2e/harness.mjs';
+
+// playwright-core is a dependency of tests/ (installed by scripts/setup.sh), not of scripts/.
+const { chromium } = createRequire(join(ROOT, 'tests/package.json'))('playwright-core');
 
 const PY = process.env.SHOPAI_PYTHON || 'python3';
 const work = tempDir('shopai-bench-release-');
