@@ -127,12 +127,17 @@ test("`import init, { Engine } from 'shopai-wasm'; await init()` works in Node 2
     await init();
     const e = Engine.fromBytes(readFileSync(process.argv[2]));
     const r = e.search({ text: 'shoe', topK: 2 });
-    console.log(JSON.stringify({ version: e.version(), n: r.results.length, feedback: typeof postFeedback }));`);
+    const refused = (f) => { try { f(); return null; } catch (err) { return err.message; } };
+    const unknown = refused(() => e.search({ text: 'shoe', fitlers: { category: ['x'] } }));
+    const typed = e.search({ vector: new Float32Array(e.manifest().embedding.dimensions).fill(0.1), topK: 3 });
+    console.log(JSON.stringify({ version: e.version(), n: r.results.length, feedback: typeof postFeedback, unknown, typed: typed.results.length }));`);
   const r = spawnSync(process.execPath, [join(dir, 'main.mjs'), join(work, 'v1.bin')], { encoding: 'utf8', cwd: dir });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.n, 2);
   assert.equal(out.feedback, 'function');
+  assert.match(out.unknown ?? 'accepted', /unknown field `fitlers`/, 'unknown request fields are refused, as at the edge');
+  assert.equal(out.typed, 3, 'a Float32Array vector still works');
 });
 
 test('a real Vite build of a page that imports shopai-wasm answers in Chromium', { skip: !existsSync(join(ROOT, 'tests/node_modules/vite')) && 'vite not installed (cd tests && npm ci)' }, async () => {
