@@ -16,6 +16,8 @@ if command -v wasm-opt >/dev/null 2>&1; then
 fi
 # wasm-pack's --no-pack skips package.json; write ours (the source of truth is crates/wasm/package.json).
 cp crates/wasm/package.json crates/wasm/README.md crates/wasm/pkg/
+# The entry points (conditional exports: Node reads the .wasm from disk; browsers and bundlers fetch it).
+rm -rf crates/wasm/pkg/js && cp -r crates/wasm/js crates/wasm/pkg/js
 
 step "edge component (wasm32-wasip2)"
 cargo build --release -p shopai-edge --target wasm32-wasip2

@@ -1,24 +1,33 @@
 // Contract fuzzing: the OpenAPI document validates (openapi-spec-validator), and schemathesis,
 // driven by it against the edge under `wasmtime serve`, finds no 5xx, no response the spec does
 // not allow and no crash. Bounded by examples per operation, a fixed seed and a time cap.
+// `POST /feedback` stores into a real S3 API (moto_server on loopback), so a stored event is a 202.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
-import { ROOT, fixtureBundle, startEdge } from './harness.mjs';
+import { ROOT, fixtureBundle, startEdge, freePort, startProcess, waitFor } from './harness.mjs';
 
 const VENV = process.env.SHOPAI_VENV || join(homedir(), '.shopai/venv');
 const SPEC = join(ROOT, 'crates/edge/openapi.json');
-let edge;
+const PY = process.env.SHOPAI_PYTHON || 'python3';
+let edge, moto;
 
 before(async () => {
   const fx = fixtureBundle();
-  edge = await startEdge(fx.dir);
+  const endpoint = `http://127.0.0.1:${await freePort()}`;
+  moto = startProcess(process.env.MOTO_SERVER || 'moto_server', ['-H', '127.0.0.1', '-p', new URL(endpoint).port]);
+  await waitFor(endpoint, moto);
+  const mk = spawnSync(PY, [join(ROOT, 'tests/e2e/s3tool.py'), endpoint, 'create-bucket', 'shopai'], { encoding: 'utf8' });
+  assert.equal(mk.status, 0, mk.stderr);
+  edge = await startEdge(fx.dir, 'bundle.bin', [`SHOPAI_S3_ENDPOINT=${endpoint}`, 'AWS_ACCESS_KEY_ID=testing',
+    'AWS_SECRET_ACCESS_KEY=testing', 'SHOPAI_FEEDBACK_URL=s3://shopai/fuzz/feedback']);
 });
 
 after(async () => {
   await edge?.proc.stop();
+  await moto?.stop();
 });
 
 test('the OpenAPI document is valid OpenAPI 3.1', () => {
@@ -41,7 +50,7 @@ function run(cmd, args, timeoutMs) {
 test('schemathesis finds no 5xx, no spec violation and no crash', async () => {
   const checks = 'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection';
   const r = await run(join(VENV, 'bin/schemathesis'), [
-    'run', `${edge.url}/openapi.json`, '--checks', checks, '--max-examples', '40', '--seed', '7',
+    '--config-file', join(ROOT, 'tests/e2e/schemathesis.toml'), 'run', `${edge.url}/openapi.json`, '--checks', checks, '--max-examples', '40', '--seed', '7',
     '--workers', '1', '--max-time', '120', '--phases', 'examples,coverage,fuzzing', '--generation-database', 'none',
     '--request-timeout', '10', '--suppress-health-check', 'all', '--no-color',
   ], 240000);

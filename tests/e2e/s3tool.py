@@ -4,6 +4,7 @@ usage: s3tool.py ENDPOINT create-bucket BUCKET
        s3tool.py ENDPOINT put BUCKET KEY FILE
        s3tool.py ENDPOINT get BUCKET KEY                 -> prints the object (utf-8)
        s3tool.py ENDPOINT etag BUCKET KEY
+       s3tool.py ENDPOINT download BUCKET KEY FILE       -> writes the object's bytes to FILE
        s3tool.py ENDPOINT list BUCKET PREFIX             -> JSON list of keys
        s3tool.py ENDPOINT read-parquet BUCKET KEY        -> JSON {rows, columns, types, head}
 """
@@ -23,6 +24,9 @@ elif cmd == "put":
         s3.put_object(Bucket=args[0], Key=args[1], Body=f.read())
 elif cmd == "get":
     sys.stdout.write(s3.get_object(Bucket=args[0], Key=args[1])["Body"].read().decode())
+elif cmd == "download":
+    with open(args[2], "wb") as f:
+        f.write(s3.get_object(Bucket=args[0], Key=args[1])["Body"].read())
 elif cmd == "etag":
     print(s3.head_object(Bucket=args[0], Key=args[1])["ETag"])
 elif cmd == "list":

@@ -42,6 +42,8 @@ pub struct BuildConfig {
     pub search: shopai_core::SearchWeights,
     /// Item factors trained elsewhere (`--als-factors`, e.g. Spark): used instead of training ALS.
     pub als_factors: Option<Arc<ItemFactors>>,
+    /// `not_relevant` feedback the bundle applies (from `shopai ingest-feedback`).
+    pub demotions: Vec<shopai_core::demote::Demotion>,
 }
 
 impl BuildConfig {
@@ -61,6 +63,7 @@ impl BuildConfig {
             index: Default::default(),
             search: Default::default(),
             als_factors: None,
+            demotions: Vec::new(),
         }
     }
 }
@@ -103,7 +106,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
     let ext = if cfg.als_factors.is_some() { "ext" } else { "" };
     let model_id = format!("als{k}{ext}-{short}-d{dims}");
     let manifest = Manifest {
-        version: format!("{model_id}-{}", now.format("%Y%m%d")),
+        version: format!("{model_id}-{}", now.format("%Y%m%d-%H%M%S")),
         model_id,
         created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         source_hash: source_hash.to_string(),
@@ -123,6 +126,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         fusion: cfg.fusion,
         search: cfg.search,
         eval: cfg.eval.clone(),
+        demotions: cfg.demotions.clone(),
         index: shopai_core::bundle::IndexInfo {
             ef_search: cfg.index.graph.ef_search as u32,
             ef_construction: cfg.index.graph.ef_construction as u32,

@@ -15,6 +15,6 @@ fn main() {
         } else {
             eprintln!("error: {e:#}");
         }
-        std::process::exit(1);
+        std::process::exit(shopai_batch::ops::release::exit_code(&e));
     }
 }

@@ -284,7 +284,7 @@ pub struct IndexInfo {
 /// The bundle's JSON manifest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    /// Version id, `{model_id}-{date}`.
+    /// Version id, `{model_id}-{yyyymmdd-hhmmss}` (UTC build time).
     pub version: String,
     /// Model id (what produced the bundle).
     pub model_id: String,
@@ -319,6 +319,11 @@ pub struct Manifest {
     /// read by `shopai drift`); absent in older bundles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<serde_json::Value>,
+    /// Products shoppers marked `not_relevant` (from feedback), for a query or a user; search and
+    /// recommendations leave them out there. Absent when empty, so bundles without demotions
+    /// are byte-for-byte what they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub demotions: Vec<crate::demote::Demotion>,
 }
 
 /// Everything a bundle holds, in owned form: what the writer takes.

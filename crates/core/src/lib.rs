@@ -34,6 +34,7 @@
 
 pub mod als;
 pub mod bundle;
+pub mod demote;
 pub mod embed;
 mod error;
 pub mod index;

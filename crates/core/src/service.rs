@@ -259,7 +259,9 @@ pub fn answer_search_with(
         },
         (None, None, None) => None,
     };
-    let filter = Filter::default().with_category_names(view, &req.filters.category)?;
+    let filter = Filter::default()
+        .with_category_names(view, &req.filters.category)?
+        .with_exclude(crate::demote::for_query(view, text));
     // The bundle's weights and index settings: what `shopai evaluate-search` chose.
     let query = SearchQuery { vector, text, top_k: k, filter: &filter, ..SearchQuery::default() };
     let hits = search(view, &query, &mut scratch.search)?.hits;
@@ -297,6 +299,7 @@ pub fn answer_recommend(
     if req.exclude_seen.unwrap_or(true) {
         filter = filter.with_exclude(history.iter().copied());
     }
+    filter = filter.with_exclude(crate::demote::for_user(view, req.user_id.as_deref()));
     let (recs, source) = recommend(view, &history, k, view.manifest.fusion, &filter, &mut scratch.rec)?;
     let results = recs
         .iter()

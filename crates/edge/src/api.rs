@@ -478,7 +478,7 @@ pub fn handle_embedded(
         _ => Err(Reply::error(
             404,
             "not_found",
-            format!("no route for {method} {path}; try POST /search, POST /recommendations, POST /v1/embeddings, GET /health, GET /version, GET /openapi.json"),
+            format!("no route for {method} {path}; try POST /search, POST /recommendations, POST /v1/embeddings, POST /feedback, GET /health, GET /version, GET /openapi.json"),
         )),
     };
     result.unwrap_or_else(|e| e)

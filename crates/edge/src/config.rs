@@ -3,6 +3,7 @@
 
 use crate::answer::ChatConfig;
 use crate::log::QueryLog;
+use crate::release::S3Credentials;
 use crate::upstream::Limits;
 
 /// Everything the host reads from the environment (and, with the `spin` feature, Spin variables).
@@ -26,12 +27,29 @@ pub struct Config {
     pub answer_cache_bytes: usize,
     /// The chat model for generated answers.
     pub chat: ChatConfig,
+    /// `SHOPAI_BUNDLE_URL`: serve what `shopai publish` published (empty: the mounted file).
+    pub bundle_url: String,
+    /// `SHOPAI_BUNDLE_REVALIDATE_SECS` (30): revalidate `LATEST` at most this often, in ms here.
+    pub bundle_revalidate_ms: u64,
+    /// `SHOPAI_BUNDLE_CACHE_DIR`: writable folder where a fetched bundle waits for the next
+    /// instance (empty: Spin's key-value store under Spin, none under `wasmtime serve`).
+    pub bundle_cache_dir: String,
+    /// `SHOPAI_S3_ENDPOINT`: an S3-compatible endpoint (empty: AWS).
+    pub s3_endpoint: String,
+    /// `SHOPAI_S3_ACCESS_KEY_ID` / `SHOPAI_S3_SECRET_ACCESS_KEY` / `SHOPAI_S3_REGION`, else
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` / `AWS_REGION`.
+    pub s3: S3Credentials,
+    /// `SHOPAI_FEEDBACK_URL`: `s3://bucket/prefix/feedback` (empty: `/feedback` answers 503).
+    pub feedback_url: String,
+    /// `SHOPAI_FEEDBACK_FLUSH_MS` (50): how long a feedback write waits to batch with others.
+    pub feedback_flush_ms: u64,
     /// Problems found while reading (logged once; defaults used instead).
     pub warnings: Vec<String>,
 }
 
 impl Config {
-    /// Build from a lookup of upper-case names without the `SHOPAI_` prefix (`BUNDLE_PATH`, …).
+    /// Build from a lookup of upper-case names without the `SHOPAI_` prefix (`BUNDLE_PATH`, …);
+    /// names that start with `AWS_` are the standard AWS variables, looked up as they are.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
         let mut warnings = Vec::new();
         let mut num = |key: &str, default: f64| -> f64 {
@@ -61,6 +79,8 @@ impl Config {
         let chat_max_tokens = num("ANSWER_MAX_TOKENS", 120.0) as u32;
         let chat_timeout_ms = num("ANSWER_TIMEOUT_MS", 2000.0) as u64;
         let chat_price = num("CHAT_USD_PER_MILLION_TOKENS", 0.0);
+        let bundle_revalidate_ms = (num("BUNDLE_REVALIDATE_SECS", 30.0) * 1000.0) as u64;
+        let feedback_flush_ms = num("FEEDBACK_FLUSH_MS", 50.0) as u64;
         let log_query = match get("LOG_QUERY") {
             None => QueryLog::Plain,
             Some(v) => QueryLog::parse(&v).unwrap_or_else(|| {
@@ -78,7 +98,22 @@ impl Config {
             timeout_ms: chat_timeout_ms,
             usd_per_million_tokens: chat_price,
         };
+        let either =
+            |ours: &str, aws: &str| get(ours).filter(|v| !v.is_empty()).or_else(|| get(aws)).unwrap_or_default();
+        let s3 = S3Credentials {
+            access_key_id: either("S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+            secret_access_key: either("S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+            session_token: get("AWS_SESSION_TOKEN").filter(|t| !t.is_empty()),
+            region: either("S3_REGION", "AWS_REGION"),
+        };
         Self {
+            bundle_url: get("BUNDLE_URL").unwrap_or_default(),
+            bundle_revalidate_ms,
+            bundle_cache_dir: get("BUNDLE_CACHE_DIR").unwrap_or_default(),
+            s3_endpoint: get("S3_ENDPOINT").unwrap_or_default(),
+            s3,
+            feedback_url: get("FEEDBACK_URL").unwrap_or_default(),
+            feedback_flush_ms,
             bundle_path: get("BUNDLE_PATH")
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| crate::DEFAULT_BUNDLE_PATH.into()),
@@ -118,5 +153,15 @@ mod tests {
         assert_eq!(c.limits.requests_per_s, Limits::default().requests_per_s);
         assert_eq!(c.log_query, QueryLog::Hash, "an unknown privacy setting fails closed");
         assert_eq!(c.warnings.len(), 2);
+        let c = Config::from_lookup(|k| match k {
+            "BUNDLE_REVALIDATE_SECS" => Some("2.5".into()),
+            "S3_REGION" => Some("eu-west-1".into()),
+            "AWS_REGION" => Some("us-east-2".into()),
+            "AWS_ACCESS_KEY_ID" => Some("AKIA".into()),
+            _ => None,
+        });
+        assert_eq!(c.bundle_revalidate_ms, 2500);
+        assert_eq!(c.s3.region, "eu-west-1", "ours wins over AWS_*");
+        assert_eq!(c.s3.access_key_id, "AKIA", "AWS_* when ours is unset");
     }
 }

@@ -42,11 +42,27 @@ impl Instance {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    /// The bundle: loaded once and kept; a failure is retried after a back-off.
-    fn state(&self) -> Rc<State> {
+    /// The bundle to answer with, and the published version's record when it came from
+    /// `bundle_url` ([`crate::release`]: fetched, verified, revalidated, swapped).
+    async fn state(&self) -> (Rc<State>, Option<crate::release::CacheRecord>) {
+        if self.config.bundle_url.is_empty() {
+            return (self.mounted(), None);
+        }
+        let live = crate::release::host::current(&self.config).await;
+        (live.state.clone(), live.record.clone())
+    }
+
+    /// The mounted bundle: loaded once and kept; a failure is retried after a back-off.
+    fn mounted(&self) -> Rc<State> {
         self.bundle.borrow_mut().get(Instant::now(), || {
             let started = Instant::now();
-            let s = State::from_file(&self.config.bundle_path);
+            let path = &self.config.bundle_path;
+            let mut s = State::from_file(path);
+            if let Err(e) = &mut s.bundle {
+                if e.starts_with("reading bundle") {
+                    *e = crate::release::no_bundle_message(path, e);
+                }
+            }
             // Not a request line (no `route`): one per instance, so a log shows how often
             // instances are made and what loading costs.
             let event = match (&s.bundle, s.view()) {
@@ -66,7 +82,18 @@ async fn config() -> Config {
     let spin = {
         // Only the variables spin.toml declares; everything else comes from the environment.
         let mut vars = std::collections::HashMap::new();
-        for key in ["bundle_path", "embeddings_url", "embeddings_api_key"] {
+        for key in [
+            "bundle_path",
+            "embeddings_url",
+            "embeddings_api_key",
+            "bundle_url",
+            "bundle_revalidate_secs",
+            "s3_endpoint",
+            "s3_region",
+            "s3_access_key_id",
+            "s3_secret_access_key",
+            "feedback_url",
+        ] {
             if let Ok(v) = spin_sdk::variables::get(key).await {
                 if !v.is_empty() {
                     vars.insert(key.to_uppercase(), v);
@@ -79,6 +106,9 @@ async fn config() -> Config {
         #[cfg(feature = "spin")]
         if let Some(v) = spin.get(key) {
             return Some(v.clone());
+        }
+        if key.starts_with("AWS_") {
+            return std::env::var(key).ok();
         }
         std::env::var(format!("SHOPAI_{key}")).ok()
     })
@@ -329,7 +359,7 @@ async fn rank(inst: &Instance, q: &Query, method: &str, path: &str, state: &Stat
 /// Write one line to stderr in a single write: `eprintln!` writes the text and the newline
 /// separately, and under Spin lines from concurrent instances interleaved between the two
 /// (seen: two JSON objects on one line).
-fn emit(mut line: String) {
+pub(crate) fn emit(mut line: String) {
     use std::io::Write;
     line.push('\n');
     let _ = std::io::stderr().write_all(line.as_bytes());
@@ -340,14 +370,32 @@ fn ms(since: Instant) -> f64 {
 }
 
 async fn serve(inst: &Instance, req: Request, method: &str, path: &str, log: &mut LogLine) -> Answer {
+    let (state, published) = inst.state().await;
+    log.version = state.view().map(|v| v.manifest.version.clone());
+    let mut answer = serve_with(inst, req, method, path, &state, log).await;
+    if let (true, Some(r)) = (method == "GET" && path == "/version" && answer.status == 200, published) {
+        answer.body = answer.body_with(&[(
+            "published",
+            json!({"version": r.pointer.version, "sha256": r.pointer.sha256, "source": r.source, "checked_at_ms": r.checked_at_ms}),
+        )]);
+    }
+    answer
+}
+
+async fn serve_with(
+    inst: &Instance,
+    req: Request,
+    method: &str,
+    path: &str,
+    state: &Rc<State>,
+    log: &mut LogLine,
+) -> Answer {
     let too_large = req
         .headers()
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
         .is_some_and(|n| n > MAX_BODY_BYTES);
-    let state = inst.state();
-    log.version = state.view().map(|v| v.manifest.version.clone());
     if too_large {
         return Answer::from_reply(Reply::error(
             413,
@@ -370,26 +418,32 @@ async fn serve(inst: &Instance, req: Request, method: &str, path: &str, log: &mu
         }
     };
     if method == "POST" && path == "/v1/embeddings" {
-        let reply = match api::local_embeddings(&body, &state) {
+        let reply = match api::local_embeddings(&body, state) {
             Some(r) => r,
-            None => embeddings_passthrough(inst, &body, &state, log).await,
+            None => embeddings_passthrough(inst, &body, state, log).await,
         };
         return Answer::from_reply(reply);
+    }
+    if path == "/feedback" {
+        return Answer::from_reply(crate::feedback::host::handle(&inst.config, method, &body, state).await);
     }
     match api::parse_query(method, path, &body) {
         Some(Ok(q)) => {
             log.query = q.text().and_then(|t| inst.config.log_query.render(t));
-            rank(inst, &q, method, path, &state, log).await
+            rank(inst, &q, method, path, state, log).await
         }
         Some(Err(reply)) => Answer::from_reply(reply),
-        None => Answer::from_reply(api::handle(method, path, &body, &state, &mut inst.scratch.borrow_mut())),
+        None => Answer::from_reply(api::handle(method, path, &body, state, &mut inst.scratch.borrow_mut())),
     }
 }
 
-fn response(status: u16, body: Bytes) -> anyhow::Result<http::Response<FullBody<Bytes>>> {
-    Ok(http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
+fn response(status: u16, body: Bytes, version: Option<&str>) -> anyhow::Result<http::Response<FullBody<Bytes>>> {
+    let mut b = http::Response::builder().status(status);
+    if let Some(v) = version {
+        // Which bundle answered, on every answer (the body says so too where it has results).
+        b = b.header("x-shopai-version", v);
+    }
+    Ok(b.header("content-type", "application/json")
         .header("content-length", body.len())
         .header("access-control-allow-origin", "*")
         .body(FullBody::new(body))?)
@@ -433,5 +487,5 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
             .header("access-control-max-age", "86400")
             .body(FullBody::new(body))?);
     }
-    response(status, body)
+    response(status, body, log.version.as_deref())
 }

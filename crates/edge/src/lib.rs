@@ -8,6 +8,12 @@
 //! | `SHOPAI_BUNDLE_PATH` | `/data/bundle.bin` | bundle file inside the component's filesystem |
 //! | `SHOPAI_EMBEDDINGS_URL` | (none) | OpenAI-compatible base URL for query embeddings, e.g. `https://api.openai.com/v1` |
 //! | `SHOPAI_EMBEDDINGS_API_KEY` | (none) | its key (never sent to browsers, never logged) |
+//! | `SHOPAI_BUNDLE_URL` | (none) | serve what `shopai publish` published: `s3://bucket/prefix/bundles/LATEST` or an `https://` URL (see [`release`]) |
+//! | `SHOPAI_BUNDLE_REVALIDATE_SECS` | `30` | revalidate `LATEST` at most this often |
+//! | `SHOPAI_BUNDLE_CACHE_DIR` | (none) | writable folder where a fetched bundle waits for the next instance |
+//! | `SHOPAI_S3_ENDPOINT`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` | AWS | S3 for `bundle_url` and feedback (SigV4) |
+//! | `SHOPAI_FEEDBACK_URL` | (none) | `s3://bucket/prefix/feedback`: where `POST /feedback` events go (see [`feedback`]) |
+//! | `SHOPAI_FEEDBACK_FLUSH_MS` | `50` | how long a feedback write waits to batch with others |
 //!
 //! With the `spin` feature (what `spin.toml` builds), Spin variables of the same names in
 //! lowercase without the prefix (`bundle_path`, `embeddings_url`, `embeddings_api_key`) take
@@ -30,8 +36,10 @@ pub mod answer;
 pub mod api;
 pub mod cache;
 pub mod config;
+pub mod feedback;
 pub mod loader;
 pub mod log;
+pub mod release;
 pub mod upstream;
 
 /// Default bundle location inside the component.

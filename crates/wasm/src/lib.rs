@@ -50,6 +50,29 @@ fn js_err(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
 }
 
+/// A request object → core's request type, through JSON text as at the edge: the same unknown-field
+/// rejection (`serde_wasm_bindgen` reads only a struct's declared fields, so a misspelled one
+/// would pass silently) and the same messages. A typed-array `vector` becomes a plain array first.
+fn from_js<T: serde::de::DeserializeOwned>(request: &JsValue) -> Result<T, JsError> {
+    if !request.is_object() || js_sys::Array::is_array(request) {
+        return Err(JsError::new("the request must be an object, e.g. { query: 'lamp', topK: 5 }"));
+    }
+    let vector = js_sys::Reflect::get(request, &"vector".into()).unwrap_or(JsValue::UNDEFINED);
+    let plain = if js_sys::ArrayBuffer::is_view(&vector) {
+        let copy = js_sys::Object::assign(&js_sys::Object::new(), request.unchecked_ref());
+        js_sys::Reflect::set(&copy, &"vector".into(), &js_sys::Array::from(&vector))
+            .map_err(|_| JsError::new("could not read request.vector"))?;
+        copy.into()
+    } else {
+        request.clone()
+    };
+    let text = js_sys::JSON::stringify(&plain)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| JsError::new("the request could not be read as JSON"))?;
+    serde_json::from_str(&text).map_err(|e| JsError::new(&format!("invalid request: {e}")))
+}
+
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
     v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
 }
@@ -99,7 +122,7 @@ impl Engine {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "SearchRequest")] request: JsValue,
     ) -> Result<JsValue, JsError> {
-        let req: SearchRequest = serde_wasm_bindgen::from_value(request).map_err(js_err)?;
+        let req: SearchRequest = from_js(&request)?;
         to_js(&service::answer_search(&self.bundle.view(), &req, None, &mut self.scratch).map_err(js_err)?)
     }
 
@@ -112,7 +135,7 @@ impl Engine {
         &self,
         #[wasm_bindgen(unchecked_param_type = "SearchRequest")] request: JsValue,
     ) -> Result<bool, JsError> {
-        let req: SearchRequest = serde_wasm_bindgen::from_value(request).map_err(js_err)?;
+        let req: SearchRequest = from_js(&request)?;
         Ok(plan_query(self.bundle.manifest(), &req).needs_query_vector())
     }
 
@@ -128,7 +151,7 @@ impl Engine {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "RecommendRequest")] request: JsValue,
     ) -> Result<JsValue, JsError> {
-        let req: RecommendRequest = serde_wasm_bindgen::from_value(request).map_err(js_err)?;
+        let req: RecommendRequest = from_js(&request)?;
         to_js(&service::answer_recommend(&self.bundle.view(), &req, &mut self.scratch).map_err(js_err)?)
     }
 

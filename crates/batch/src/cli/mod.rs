@@ -11,6 +11,7 @@ mod serve;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use shopai_batch::config::Config;
+use shopai_batch::ops::{feedback, release};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -88,6 +89,19 @@ pub enum Command {
     Drift(shopai_batch::ops::drift::Args),
     /// Scheduled retrain: ingest → embed changed products only → retrain → evaluate → bundle.
     Refresh(shopai_batch::stages::refresh::Args),
+    /// Upload a bundle to bundles/<version>/ (immutable), read it back and load it, pass the
+    /// evaluation gate against the live version, then move bundles/LATEST to it. Exit code 3:
+    /// the gate refused; 4: the upload did not verify.
+    Publish(release::PublishArgs),
+    /// List published versions (LATEST marked).
+    Versions(release::RootArgs),
+    /// Point bundles/LATEST back at a published version.
+    Rollback(release::RollbackArgs),
+    /// Shoppers' feedback (the edge's feedback/*.jsonl) → interactions for the next build
+    /// (feedback_interactions.csv) and demotions (demotions.json for `build --demotions`), with a ledger.
+    IngestFeedback(feedback::IngestArgs),
+    /// Feedback events by bundle version and surface: click-through and purchase rates.
+    FeedbackReport(feedback::ReportArgs),
 }
 
 /// What every command gets: the config loader and whether to draw progress bars.
@@ -127,6 +141,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Monitor(a) => shopai_batch::ops::monitor::run(a, &ctx.config()?),
         Command::Drift(a) => shopai_batch::ops::drift::run(a, &ctx.config()?),
         Command::Refresh(a) => shopai_batch::stages::refresh::run(a, &ctx.config()?, ctx.progress),
+        Command::Publish(a) => print_json(&release::publish(&ctx.config()?, &a)?),
+        Command::Versions(a) => print_json(&release::versions(&ctx.config()?, &a)?),
+        Command::Rollback(a) => print_json(&release::rollback(&ctx.config()?, &a)?),
+        Command::IngestFeedback(a) => print_json(&feedback::ingest(&ctx.config()?, &a)?),
+        Command::FeedbackReport(a) => print_json(&feedback::report(&ctx.config()?, &a)?),
     }
 }
 

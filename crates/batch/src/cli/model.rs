@@ -161,6 +161,9 @@ pub struct BuildArgs {
     /// output folder with columns id, features (scripts/spark/train_als.py writes one).
     #[arg(long)]
     als_factors: Option<PathBuf>,
+    /// Apply the `not_relevant` feedback in this demotions.json (written by `shopai ingest-feedback`).
+    #[arg(long)]
+    demotions: Option<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
 }
@@ -193,6 +196,9 @@ pub struct RunArgs {
     /// Skip the ALS grid: use the given ALS parameters and tune only the fusion weights.
     #[arg(long)]
     quick_tune: bool,
+    /// Apply the `not_relevant` feedback in this demotions.json (written by `shopai ingest-feedback`).
+    #[arg(long)]
+    demotions: Option<PathBuf>,
 }
 
 fn als_config(m: &ModelArgs) -> Result<AlsConfig> {
@@ -231,6 +237,7 @@ pub fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
     if let Some(f) = &a.als_factors {
         bc.als_factors = Some(read_factors(f)?.into());
     }
+    bc.demotions = read_demotions(a.demotions.as_deref())?;
     let cfg = ctx.config()?;
     let (mut data, hash, ledger) = match &a.ratings {
         Some(r) => {
@@ -336,6 +343,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
         ingest: a.ingest.input(ctx.progress)?,
         base: BuildConfig {
             confidence: a.model.confidence,
+            demotions: read_demotions(a.demotions.as_deref())?,
             ..BuildConfig::new(a.model.dims, als_config(&a.model)?, ctx.progress)
         },
         index: index_options(&a.model),
@@ -346,4 +354,9 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<()> {
     print_json(
         &serde_json::json!({"ingest": r.ingest, "split": r.split, "headline_test_all_at_10": r.headline_test_all_at_10, "bundle": r.bundle}),
     )
+}
+
+/// The demotions a `--demotions` file holds (none without one).
+fn read_demotions(path: Option<&std::path::Path>) -> Result<Vec<shopai_core::demote::Demotion>> {
+    Ok(path.map(shopai_batch::ops::feedback::read_demotions).transpose()?.unwrap_or_default())
 }

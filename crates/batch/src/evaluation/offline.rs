@@ -438,6 +438,7 @@ pub(crate) mod tests {
             index: Default::default(),
             search: Default::default(),
             als_factors: None,
+            demotions: Vec::new(),
         };
         let set = eval_set(exp.data.user_ids.len(), exp.data.item_ids.len(), &exp.train, &exp.val, Variant::All);
         assert!(set.users.len() >= 20, "{} evaluated users", set.users.len());

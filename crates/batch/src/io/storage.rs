@@ -143,6 +143,22 @@ impl Storage {
         }
     }
 
+    /// Keys of every object under `prefix` in `bucket` (paginated listing).
+    pub fn list_s3(&self, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+        let client = self.client(bucket)?;
+        let prefix = ObjPath::from(prefix.trim_end_matches('/'));
+        self.rt
+            .block_on(async {
+                let mut keys = Vec::new();
+                let mut stream = object_store::ObjectStore::list(&client, Some(&prefix));
+                while let Some(meta) = stream.next().await {
+                    keys.push(meta?.location.to_string());
+                }
+                Ok::<_, object_store::Error>(keys)
+            })
+            .with_context(|| format!("listing s3://{bucket}/{prefix}"))
+    }
+
     /// Write unless the object already exists (immutable versioned artifacts). Returns whether it wrote.
     pub fn write_once(&self, loc: &Location, bytes: &[u8]) -> Result<bool> {
         if self.exists(loc)? {

@@ -72,6 +72,7 @@ pub fn run(cfg: &Config, input: RunInput) -> Result<RunSummary> {
         out: input.out,
         eval: Some(super::evaluate::manifest_eval(&report)),
         index: input.index,
+        demotions: input.base.demotions.clone(),
         ..tuned.apply(&BuildConfig::new(input.base.dims, tuned.als(), progress))
     };
     let bundle = super::bundle::run(&exp.data, &s.version, &bc, None)?;
