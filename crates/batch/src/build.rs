@@ -37,8 +37,10 @@ pub struct BuildConfig {
 }
 
 /// Popularity of each item over `rows`: plain counts, or counts decayed by age relative to the
-/// newest row with the given half-life (a "trending" signal).
+/// newest row with the given half-life (a "trending" signal). A repeated (user, item) pair counts
+/// once (its latest row), as in the protocol's binary matrix.
 pub fn popularity(n_items: usize, rows: &[Row], half_life_days: Option<f32>) -> Vec<f32> {
+    let rows = &crate::split::collapse(rows)[..];
     let mut p = vec![0f32; n_items];
     match half_life_days {
         None => rows.iter().for_each(|&(_, i, _, _)| p[i as usize] += 1.0),
@@ -137,6 +139,28 @@ pub fn dataset_from_raw(
         "quarantine_file": (!read.quarantined.is_empty()).then(|| quarantine.display().to_string()),
     });
     Ok((Dataset::new(&read.table, &products), source_hash(&[&ratings_bytes, &catalog_bytes]), ledger))
+}
+
+/// A search-only dataset from a raw catalog alone (no interactions: recommendations fall back to
+/// popularity, which is flat), with its ledger.
+pub fn dataset_from_catalog(catalog: &Path) -> Result<(Dataset, String, serde_json::Value)> {
+    let bytes =
+        ingest::maybe_gunzip(std::fs::read(catalog).with_context(|| format!("reading {}", catalog.display()))?)?;
+    let read = ingest::read_catalog(&bytes).with_context(|| format!("parsing {}", catalog.display()))?;
+    anyhow::ensure!(
+        !read.products.is_empty(),
+        "{} has no valid products ({} lines quarantined)",
+        catalog.display(),
+        read.quarantined.len()
+    );
+    let ledger = serde_json::json!({
+        "catalog_input_rows": read.input_rows,
+        "products": read.products.len(),
+        "merged": read.merged,
+        "quarantined": read.quarantined.len(),
+        "interactions": 0,
+    });
+    Ok((Dataset::new(&ingest::Interactions::default(), &read.products), source_hash(&[&[], &bytes]), ledger))
 }
 
 /// Build a bundle from all interactions of `data` and write it.

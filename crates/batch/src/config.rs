@@ -133,7 +133,7 @@ pub struct IngestConfig {
     pub rating_min: f32,
     /// Upper end of the rating range.
     pub rating_max: f32,
-    /// Duplicate (user, item) policy: `keep-latest`, `keep-first` or `keep-max-rating`.
+    /// Duplicate (user, item) policy: `keep-latest`, `keep-first`, `keep-max-rating` or `keep-all`.
     pub duplicates: String,
 }
 

@@ -123,9 +123,10 @@ impl Dataset {
     }
 
     /// User × item matrix with each pair's value from its rating (ALS confidence = alpha × value).
-    /// A pair appears once (duplicates were resolved at ingest; any left keep the last value).
+    /// A pair appears once: repeated rows collapse to the latest (see [`crate::split::collapse`]).
     pub fn matrix(&self, interactions: &[Row], confidence: Confidence) -> CsrMatrix {
-        let t: Vec<(u32, u32, f32)> = interactions.iter().map(|&(u, i, r, _)| (u, i, confidence.value(r))).collect();
+        let t: Vec<(u32, u32, f32)> =
+            crate::split::collapse(interactions).iter().map(|&(u, i, r, _)| (u, i, confidence.value(r))).collect();
         let mut m = CsrMatrix::from_triplets(self.user_ids.len(), self.item_ids.len(), &t);
         if confidence == Confidence::Binary {
             m.values.iter_mut().for_each(|v| *v = 1.0);

@@ -85,7 +85,7 @@ pub struct IngestInput {
 }
 
 /// Revision of the processed files' layout (parquet schemas, summary fields).
-pub const PROCESSED_LAYOUT: u32 = 2;
+pub const PROCESSED_LAYOUT: u32 = 3;
 
 /// `<data_dir>/processed`.
 pub fn processed_root(cfg: &Config) -> PathBuf {
@@ -163,6 +163,10 @@ pub fn ingest(cfg: &Config, input: &IngestInput) -> Result<IngestSummary> {
 
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     write_atomic(&dir.join("ratings.parquet"), &parquet_io::write_ratings(&read.table)?)?;
+    if let Some(all) = &read.all_rows {
+        // The evaluation splits every input row, whatever the duplicate policy kept.
+        write_atomic(&dir.join(ALL_ROWS_FILE), &parquet_io::write_ratings(all)?)?;
+    }
     let mut quarantine = String::new();
     for q in &read.quarantined {
         quarantine.push_str(&serde_json::to_string(&serde_json::json!({"file": "ratings", "line": q.line, "reason": q.reason, "detail": q.detail, "raw": q.raw}))?);
@@ -210,7 +214,7 @@ pub fn ingest(cfg: &Config, input: &IngestInput) -> Result<IngestSummary> {
 /// Mirror a processed version to S3 under an immutable prefix, then point `LATEST` at it.
 fn publish(cfg: &Config, storage: &Storage, dir: &Path, version: &str) -> Result<Option<String>> {
     let Some((bucket, prefix)) = s3_prefix(cfg) else { return Ok(None) };
-    for name in ["ratings.parquet", "catalog.parquet", "quarantine.jsonl", "summary.json"] {
+    for name in ["ratings.parquet", ALL_ROWS_FILE, "catalog.parquet", "quarantine.jsonl", "summary.json"] {
         let path = dir.join(name);
         if !path.exists() {
             continue;
@@ -225,10 +229,15 @@ fn publish(cfg: &Config, storage: &Storage, dir: &Path, version: &str) -> Result
     Ok(Some(format!("s3://{bucket}/{prefix}/{version}/")))
 }
 
+/// Every valid input row, before the duplicate policy: written when the policy removed rows.
+pub const ALL_ROWS_FILE: &str = "ratings-all-rows.parquet";
+
 /// Processed data loaded back from parquet.
 pub struct Processed {
     /// Ratings.
     pub table: Interactions,
+    /// Every valid input row when the duplicate policy removed some (`None`: `table` has them all).
+    pub all_rows: Option<Interactions>,
     /// Catalog (empty if none was ingested).
     pub catalog: Vec<Product>,
 }
@@ -241,7 +250,20 @@ pub fn load_processed(dir: &Path) -> Result<Processed> {
             .with_context(|| format!("reading {}", ratings.display()))?;
     let cat = dir.join("catalog.parquet");
     let catalog = if cat.exists() { parquet_io::read_catalog(std::fs::read(&cat)?)? } else { Vec::new() };
-    Ok(Processed { table, catalog })
+    let all = dir.join(ALL_ROWS_FILE);
+    let all_rows = if all.exists() {
+        Some(parquet_io::read_ratings(std::fs::read(&all)?).with_context(|| format!("reading {}", all.display()))?)
+    } else {
+        None
+    };
+    Ok(Processed { table, all_rows, catalog })
+}
+
+impl Processed {
+    /// The rows the evaluation protocol splits: every valid input row, duplicates included.
+    pub fn protocol_rows(&self) -> &Interactions {
+        self.all_rows.as_ref().unwrap_or(&self.table)
+    }
 }
 
 /// What `split` reports.
@@ -260,7 +282,7 @@ pub struct SplitSummary {
 /// Temporal 70/15/15 split, user and product tables with counts, popularity baselines.
 pub fn split(dir: &Path) -> Result<SplitSummary> {
     let p = load_processed(dir)?;
-    let t = &p.table;
+    let t = p.protocol_rows();
     let s = temporal_split(&t.timestamp, &t.line, 0.70, 0.15);
     let out = dir.join("split");
     std::fs::create_dir_all(&out)?;

@@ -26,6 +26,25 @@ pub fn temporal_split(timestamps: &[i64], order_key: &[u64], train_frac: f64, va
     Split { train: idx, val, test }
 }
 
+/// One row per (user, item) pair — the latest by (timestamp, position in `rows`) — in the order
+/// of `rows`. The protocol splits every input row and only then collapses repeated pairs: a pair
+/// counts once in a training matrix and in popularity counts.
+pub fn collapse(rows: &[Row]) -> std::borrow::Cow<'_, [Row]> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_unstable_by_key(|&k| (rows[k].0, rows[k].1, rows[k].3, k));
+    let mut keep = vec![false; rows.len()];
+    let mut dups = false;
+    for (n, &k) in order.iter().enumerate() {
+        let last_of_pair = order.get(n + 1).is_none_or(|&next| (rows[next].0, rows[next].1) != (rows[k].0, rows[k].1));
+        keep[k] = last_of_pair;
+        dups |= !last_of_pair;
+    }
+    if !dups {
+        return std::borrow::Cow::Borrowed(rows);
+    }
+    std::borrow::Cow::Owned(rows.iter().zip(&keep).filter(|(_, &k)| k).map(|(r, _)| *r).collect())
+}
+
 /// The rows at `idx`.
 pub fn take(rows: &[Row], idx: &[usize]) -> Vec<Row> {
     idx.iter().map(|&k| rows[k]).collect()
@@ -44,5 +63,13 @@ mod tests {
         assert_eq!(s.train, vec![9, 1, 7, 4, 3, 5, 0]);
         assert_eq!(s.val, vec![2]);
         assert_eq!(s.test, vec![6, 8]);
+    }
+
+    #[test]
+    fn collapse_keeps_the_latest_row_of_each_pair_in_order() {
+        let rows: Vec<Row> = vec![(0, 1, 3.0, 5), (1, 1, 1.0, 1), (0, 1, 5.0, 7), (0, 2, 2.0, 2), (0, 1, 4.0, 7)];
+        assert_eq!(collapse(&rows).to_vec(), vec![(1, 1, 1.0, 1), (0, 2, 2.0, 2), (0, 1, 4.0, 7)]);
+        let distinct = &rows[..2];
+        assert!(matches!(collapse(distinct), std::borrow::Cow::Borrowed(_)));
     }
 }
