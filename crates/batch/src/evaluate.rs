@@ -36,8 +36,10 @@ impl Experiment {
     /// Load a processed folder and split it.
     pub fn load(dir: &Path) -> Result<Self> {
         let p = load_processed(dir)?;
-        let data = Dataset::new(&p.table, &p.catalog);
-        let s = temporal_split(&p.table.timestamp, &p.table.line, 0.70, 0.15);
+        // Every input row is split (duplicates collapse later, in the matrix and the counts).
+        let t = p.protocol_rows();
+        let data = Dataset::new(t, &p.catalog);
+        let s = temporal_split(&t.timestamp, &t.line, 0.70, 0.15);
         let rows = &data.interactions;
         let (train, val, test) = (take(rows, &s.train), take(rows, &s.val), take(rows, &s.test));
         Ok(Self { data, train, val, test })
@@ -89,6 +91,18 @@ impl SourceMatrix {
             }
         }
         Ok(m)
+    }
+
+    /// No users, no items (a placeholder while a matrix is moved).
+    fn empty() -> Self {
+        Self {
+            n_items: 0,
+            collab: Vec::new(),
+            vector: Vec::new(),
+            item: Vec::new(),
+            popularity: Vec::new(),
+            micros: Vec::new(),
+        }
     }
 
     /// Replace the popularity source (e.g. with a time-decayed variant), standardized as core does.
@@ -191,6 +205,10 @@ pub struct Tuned {
     pub als_trials: Vec<(usize, f32, f32, f64)>,
     /// Every fusion tried: (EASE λ, half-life, weights, val NDCG@10).
     pub fusion_trials: Vec<(Option<f32>, Option<f32>, FusionWeights, f64)>,
+    /// Parameters whose best grid value was an edge, how far the search went past it, and whether
+    /// the chosen value still sits on the edge (and why).
+    #[serde(default)]
+    pub edges: Vec<crate::edges::EdgeNote>,
 }
 
 impl Tuned {
@@ -233,6 +251,7 @@ impl Tuned {
             val_ndcg_fusion: 0.0,
             als_trials: vec![],
             fusion_trials: vec![],
+            edges: vec![],
         }
     }
 }
@@ -242,6 +261,8 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
     let set = eval_set(exp.data.user_ids.len(), exp.data.item_ids.len(), &exp.train, &exp.val, Variant::All);
     let total = grid.factors.len() * grid.regularization.len() * grid.alpha.len();
     let pb = progress(show, total as u64, "tune ALS");
+    let hb = crate::heartbeat::Heartbeat::start("tune");
+    hb.step("ALS grid", total as u64);
     let mut als_trials = Vec::new();
     let mut best: Option<(f64, AlsConfig, SourceMatrix)> = None;
     let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0 };
@@ -256,11 +277,14 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
                 if best.as_ref().is_none_or(|b| ndcg > b.0) {
                     best = Some((ndcg, als, m));
                 }
+                hb.inc(best.as_ref().map(|b| b.0));
             }
         }
     }
     pb.finish_and_clear();
-    let (val_ndcg_als, als, m_plain) = best.ok_or_else(|| anyhow::anyhow!("the ALS grid is empty"))?;
+    let best = best.ok_or_else(|| anyhow::anyhow!("the ALS grid is empty"))?;
+    let mut edges = Vec::new();
+    let (val_ndcg_als, als, m_plain) = extend_als(exp, &set, grid, base, best, &mut als_trials, &mut edges, &hb)?;
     let als_coverage = m_plain.report(&set, als_only).at.get(&10).map_or(0.0, |m| m.coverage);
     let min_coverage = grid.min_relative_coverage * als_coverage;
     let n_items = exp.data.item_ids.len();
@@ -271,6 +295,7 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
         grid.ease_lambda.iter().map(|&l| Some(l)).collect()
     };
     let pb = progress(show, lambdas.len() as u64, "tune fusion");
+    hb.step("fusion grid (per EASE λ)", lambdas.len() as u64);
     let mut fusion_trials = Vec::new();
     let mut best_f = (val_ndcg_als, als_only, None, None);
     let mut m_plain = Some(m_plain);
@@ -306,8 +331,10 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
             }
         }
         pb.inc(1);
+        hb.inc(Some(best_f.0));
     }
     pb.finish_and_clear();
+    let best_f = extend_fusion(exp, &set, grid, base, als, best_f, min_coverage, &mut fusion_trials, &mut edges, &hb)?;
     Ok(Tuned {
         factors: als.factors,
         regularization: als.regularization,
@@ -322,7 +349,187 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
         val_ndcg_fusion: best_f.0,
         als_trials,
         fusion_trials,
+        edges,
     })
+}
+
+/// Past the ALS grid: each of α, λ and factors whose best value is a grid edge is stepped outward
+/// (log scale) with the others held, while validation NDCG@10 rises (see [`crate::edges`]).
+#[allow(clippy::too_many_arguments)]
+fn extend_als(
+    exp: &Experiment,
+    set: &EvalSet,
+    grid: &Grid,
+    base: &BuildConfig,
+    best: (f64, AlsConfig, SourceMatrix),
+    trials: &mut Vec<(usize, f32, f32, f64)>,
+    edges: &mut Vec<crate::edges::EdgeNote>,
+    hb: &crate::heartbeat::Heartbeat,
+) -> Result<(f64, AlsConfig, SourceMatrix)> {
+    use crate::edges::{extend, Axis};
+    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0 };
+    let mut best = best;
+    let factors: Vec<f32> = grid.factors.iter().map(|&f| f as f32).collect();
+    let axes: [(Axis, &[f32]); 3] = [
+        (Axis { name: "alpha", min: 1e-3, max: 1e3, integer: false }, &grid.alpha),
+        (Axis { name: "regularization", min: 1e-4, max: 1e4, integer: false }, &grid.regularization),
+        (Axis { name: "factors", min: 1.0, max: 512.0, integer: true }, &factors),
+    ];
+    for (axis, values) in axes {
+        hb.step(&format!("ALS past the grid edge: {}", axis.name), crate::edges::BUDGET as u64);
+        let with = |c: AlsConfig, x: f32| match axis.name {
+            "alpha" => AlsConfig { alpha: x, ..c },
+            "regularization" => AlsConfig { regularization: x, ..c },
+            _ => AlsConfig { factors: x as usize, ..c },
+        };
+        let current = match axis.name {
+            "alpha" => best.1.alpha,
+            "regularization" => best.1.regularization,
+            _ => best.1.factors as f32,
+        };
+        let (score, cfg0) = (best.0, best.1);
+        let mut found: Option<(f64, AlsConfig, SourceMatrix)> = None;
+        let r = extend(axis, values, current, score, |x| {
+            let als = with(cfg0, x);
+            let m = SourceMatrix::compute(exp, &exp.train, set, &BuildConfig { als, ..base.clone() })?;
+            let ndcg = m.report(set, als_only).ndcg(10);
+            trials.push((als.factors, als.regularization, als.alpha, ndcg));
+            hb.inc(Some(ndcg.max(score)));
+            if found.as_ref().is_none_or(|f| ndcg > f.0) {
+                found = Some((ndcg, als, m));
+            }
+            Ok(Some(ndcg))
+        })?;
+        if let Some((_, top, note)) = r {
+            edges.push(note);
+            if let Some(f) = found.filter(|f| f.0 == top && top > best.0) {
+                best = f;
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// Past the fusion grid: the EASE λ, each weight with more than one grid value, and the
+/// popularity half-life, stepped outward from a grid edge while validation NDCG@10 rises (the
+/// coverage guard still applies).
+#[allow(clippy::too_many_arguments)]
+fn extend_fusion(
+    exp: &Experiment,
+    set: &EvalSet,
+    grid: &Grid,
+    base: &BuildConfig,
+    als: AlsConfig,
+    best: (f64, FusionWeights, Option<f32>, Option<f32>),
+    min_coverage: f64,
+    trials: &mut Vec<(Option<f32>, Option<f32>, FusionWeights, f64)>,
+    edges: &mut Vec<crate::edges::EdgeNote>,
+    hb: &crate::heartbeat::Heartbeat,
+) -> Result<(f64, FusionWeights, Option<f32>, Option<f32>)> {
+    use crate::edges::{extend, Axis};
+    let n_items = exp.data.item_ids.len();
+    let mut best = best;
+    let matrix = |lambda: Option<f32>, half_life: Option<f32>| -> Result<SourceMatrix> {
+        let cfg = BuildConfig { als, ease: lambda.map(|l| (l, NEIGHBORS)), ..base.clone() };
+        Ok(SourceMatrix::compute(exp, &exp.train, set, &cfg)?
+            .with_popularity(&crate::build::popularity(n_items, &exp.train, half_life)))
+    };
+    let admissible = |r: &Report| r.at.get(&10).filter(|m| m.coverage >= min_coverage).map(|m| m.ndcg);
+    // EASE λ: each new λ gets the whole weight grid.
+    if let Some(lambda) = best.2.filter(|_| best.1.item > 0.0) {
+        hb.step("fusion past the grid edge: EASE λ", crate::edges::BUDGET as u64);
+        let mut found = best;
+        let r = extend(
+            Axis { name: "ease_lambda", min: 1e-2, max: 1e6, integer: false },
+            &grid.ease_lambda,
+            lambda,
+            best.0,
+            |l| {
+                let m = matrix(Some(l), best.3)?;
+                let mut top: Option<f64> = None;
+                for &c in &grid.collab {
+                    for &v in &grid.vector {
+                        for &p in &grid.popularity {
+                            for &it in grid.item.iter().filter(|&&it| it > 0.0) {
+                                let w = FusionWeights { vector: v, collab: c, popularity: p, item: it };
+                                let r = m.report(set, w);
+                                trials.push((Some(l), best.3, w, r.ndcg(10)));
+                                if let Some(ndcg) = admissible(&r) {
+                                    top = Some(top.map_or(ndcg, |t: f64| t.max(ndcg)));
+                                    if ndcg > found.0 {
+                                        found = (ndcg, w, Some(l), best.3);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                hb.inc(Some(found.0));
+                Ok(top)
+            },
+        )?;
+        if let Some((_, _, note)) = r {
+            edges.push(note);
+            best = found;
+        }
+    }
+    let mut m = matrix(best.2.filter(|_| best.1.item > 0.0), best.3)?;
+    // Weights, one at a time.
+    type Field = fn(&mut FusionWeights) -> &mut f32;
+    let weights: [(&'static str, &[f32], Field); 4] = [
+        ("w_collab", &grid.collab, |w| &mut w.collab),
+        ("w_vector", &grid.vector, |w| &mut w.vector),
+        ("w_popularity", &grid.popularity, |w| &mut w.popularity),
+        ("w_item", &grid.item, |w| &mut w.item),
+    ];
+    hb.step("fusion past the grid edge: weights", 4 * crate::edges::BUDGET as u64);
+    for (name, values, field) in weights {
+        if name == "w_item" && best.2.is_none() {
+            continue;
+        }
+        let mut w0 = best.1;
+        let current = *field(&mut w0);
+        let r = extend(Axis { name, min: 0.0, max: 1e3, integer: false }, values, current, best.0, |x| {
+            let mut w = best.1;
+            *field(&mut w) = x;
+            let r = m.report(set, w);
+            trials.push((best.2, best.3, w, r.ndcg(10)));
+            hb.inc(None);
+            Ok(admissible(&r))
+        })?;
+        if let Some((x, top, note)) = r {
+            edges.push(note);
+            if top > best.0 {
+                *field(&mut best.1) = x;
+                best.0 = top;
+            }
+        }
+    }
+    // Popularity half-life (0 = plain counts is a switch, not an edge).
+    if let Some(hl) = best.3 {
+        let values: Vec<f32> = grid.half_life_days.iter().copied().filter(|&h| h > 0.0).collect();
+        hb.step("fusion past the grid edge: half-life", crate::edges::BUDGET as u64);
+        let r =
+            extend(Axis { name: "half_life_days", min: 0.5, max: 1e5, integer: false }, &values, hl, best.0, |h| {
+                m = std::mem::replace(&mut m, SourceMatrix::empty()).with_popularity(&crate::build::popularity(
+                    n_items,
+                    &exp.train,
+                    Some(h),
+                ));
+                let r = m.report(set, best.1);
+                trials.push((best.2, Some(h), best.1, r.ndcg(10)));
+                hb.inc(None);
+                Ok(admissible(&r))
+            })?;
+        if let Some((h, top, note)) = r {
+            edges.push(note);
+            if top > best.0 {
+                best.3 = Some(h);
+                best.0 = top;
+            }
+        }
+    }
+    Ok(best)
 }
 
 /// One variant's metrics on one part and relevance variant.
@@ -419,6 +626,8 @@ pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> R
         vec![("val".into(), &exp.train, &exp.val), ("test".into(), &trainval, &exp.test)];
     parts.extend(segments.iter().map(|(n, c)| (n.clone(), &trainval[..], *c)));
     let pb = progress(show, parts.len() as u64 * 2, "evaluate");
+    let hb = crate::heartbeat::Heartbeat::start("evaluate");
+    hb.step("parts × relevance variants", parts.len() as u64 * 2);
     for (name, h, e) in parts {
         for relevance in [Variant::All, Variant::Pos] {
             let set = eval_set(nu, ni, h, e, relevance);
@@ -435,6 +644,7 @@ pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> R
                 rows.push(ModelRow { model: model.into(), split: name.clone(), relevance, report });
             }
             pb.inc(1);
+            hb.inc(None);
         }
     }
     pb.finish_and_clear();
