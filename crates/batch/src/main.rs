@@ -123,8 +123,8 @@ enum Command {
 
 #[derive(Args, Debug, Clone)]
 struct IngestArgs {
-    /// Interaction log: a path or s3://bucket/key. CSV/TSV (header optional), or JSON lines
-    /// (Amazon reviews); gzip is detected. Headerless column order: [ingest] columns in the config.
+    /// Interaction log: a path or s3://bucket/key. CSV/TSV (header optional), JSON lines
+    /// (Amazon reviews) or parquet (flat columns named like CSV headers); gzip is detected. Headerless column order: [ingest] columns in the config.
     #[arg(long)]
     ratings: String,
     /// Product catalog: a path or s3://bucket/key. CSV/TSV with a header, or JSON lines (Amazon metadata).
@@ -265,11 +265,11 @@ struct BuildArgs {
     /// Without it, the processed data named by --data or data/processed/LATEST is used.
     #[arg(long)]
     ratings: Option<PathBuf>,
-    /// Raw product catalog (with --ratings).
-    #[arg(long, requires = "ratings")]
+    /// Raw product catalog (with --ratings; alone, a search-only bundle with no interactions).
+    #[arg(long)]
     catalog: Option<PathBuf>,
     /// Processed data folder.
-    #[arg(long, conflicts_with = "ratings")]
+    #[arg(long, conflicts_with_all = ["ratings", "catalog"])]
     data: Option<PathBuf>,
     /// Output bundle path (written atomically).
     #[arg(long, default_value = "out/bundle.bin")]
@@ -289,9 +289,16 @@ struct EvaluateSearchArgs {
     /// CSV with a header: query_id,query.
     #[arg(long)]
     queries: PathBuf,
-    /// CSV with a header: query_id,product_id,grade (0 = not relevant; higher = more).
+    /// CSV with a header: query_id,product_id,grade (0 = not relevant; higher = more; fractional
+    /// grades such as 2.33 are fine).
     #[arg(long)]
     labels: PathBuf,
+    /// Gain of a grade in nDCG: exponential (2^grade − 1) or linear (the grade).
+    #[arg(long, value_enum, default_value_t = shopai_batch::searcheval::Gain::Exponential)]
+    gain: shopai_batch::searcheval::Gain,
+    /// Smallest grade that counts as relevant for recall@10.
+    #[arg(long, default_value_t = 1.0)]
+    relevance_threshold: f64,
     /// Full report with per-query rankings (default: <out_dir>/search_eval.json).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -438,6 +445,8 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     let progress = !cli.quiet && !cli.json && std::io::stderr().is_terminal();
+    // No bar drawn: long steps print a progress line every few seconds instead.
+    shopai_batch::heartbeat::set_enabled(!progress && (cli.json || !cli.quiet));
     let config = || Config::load(cli.config.as_deref());
     match cli.command {
         Command::Ingest(a) => {
@@ -490,13 +499,17 @@ fn run(cli: Cli) -> Result<()> {
                 bc.search = r.chosen;
             }
             let cfg = config()?;
-            let (mut data, hash, ledger) = match &a.ratings {
-                Some(r) => {
+            let (mut data, hash, ledger) = match (&a.ratings, &a.catalog) {
+                (Some(r), _) => {
                     let (d, h, l) =
                         build::dataset_from_raw(r, a.catalog.as_deref(), &a.out.with_extension("quarantine.jsonl"))?;
                     (d, h, Some(l))
                 }
-                None => {
+                (None, Some(c)) => {
+                    let (d, h, l) = build::dataset_from_catalog(c)?;
+                    (d, h, Some(l))
+                }
+                (None, None) => {
                     let dir = pipeline::resolve_processed(&cfg, a.data.as_deref())?;
                     let p = pipeline::load_processed(&dir)?;
                     let version = dir.file_name().map(|v| v.to_string_lossy().into_owned()).unwrap_or_default();
@@ -525,7 +538,14 @@ fn run(cli: Cli) -> Result<()> {
                     shopai_batch::openai::Embedder::new(pipeline::embed_config(&cfg))?.embed_all(&texts, |_| {})?;
                 v.into_iter().map(|v| (!v.is_empty()).then_some(v)).collect()
             };
-            let report = shopai_batch::searcheval::evaluate(&view, &set, &vectors)?;
+            anyhow::ensure!(
+                a.relevance_threshold.is_finite() && a.relevance_threshold > 0.0,
+                "--relevance-threshold must be > 0 (got {})",
+                a.relevance_threshold
+            );
+            let scoring =
+                shopai_batch::searcheval::Scoring { gain: a.gain, relevance_threshold: a.relevance_threshold };
+            let report = shopai_batch::searcheval::evaluate_with(&view, &set, &vectors, scoring)?;
             let out = a.out.unwrap_or_else(|| cfg.paths.out_dir.join("search_eval.json"));
             build::write_atomic(&out, serde_json::to_string_pretty(&report)?.as_bytes())?;
             print_json(&report.summary(&out))
@@ -571,6 +591,7 @@ fn run(cli: Cli) -> Result<()> {
                 "factors": tuned.factors, "regularization": tuned.regularization, "alpha": tuned.alpha,
                 "fusion": tuned.fusion, "val_ndcg_als": tuned.val_ndcg_als, "val_ndcg_fusion": tuned.val_ndcg_fusion,
                 "trials": tuned.als_trials.len() + tuned.fusion_trials.len(), "out": out,
+                "edges": tuned.edges,
             }))
         }
         Command::Evaluate(a) => {
