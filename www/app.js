@@ -1,8 +1,9 @@
 // ShopAI storefront demo: the npm package answers search and recommendations in the browser.
-// The bundle URL can be overridden with ?bundle=URL. For a bundle embedded by a real model, text
-// queries need a query vector: ?embeddings=URL names an OpenAI-compatible /v1/embeddings endpoint
-// that needs no key in the browser (the edge's); without it, or when it fails, search is lexical
-// and the page says so. window.shopai exposes the engine for tests.
+// The bundle URL can be overridden with ?bundle=URL. Whether a text query needs a query vector
+// is the engine's call (engine.needsQueryVector: the bundle's model is not one it runs itself);
+// then ?embeddings=URL names an OpenAI-compatible /v1/embeddings endpoint that needs no key in
+// the browser (the edge's); without it, or when it fails, search is lexical and the page says
+// so. window.shopai exposes the engine for tests.
 import init, { Engine } from './pkg/shopai_wasm.js';
 
 const $ = (id) => document.getElementById(id);
@@ -51,10 +52,11 @@ function renderRecs() {
     : 'Popular right now. Click products to personalize; everything runs in your browser.';
 }
 
-/** The query vector for `text` from the embeddings endpoint, or why there is none. */
-async function queryVector(text) {
+/** The query vector for `request` from the embeddings endpoint when the engine needs one, or why there is none. */
+async function queryVector(request) {
+  if (!engine.needsQueryVector(request)) return {}; // the engine embeds the text itself
+  const text = request.text;
   const model = engine.manifest().embedding.model;
-  if (model === 'hash-v1') return {}; // the engine embeds locally
   if (!embeddingsUrl) return { why: 'no embeddings endpoint configured (?embeddings=URL)' };
   try {
     // text/plain keeps this a simple CORS request (no preflight); the body is JSON all the same.
@@ -73,9 +75,10 @@ async function runSearch(ev) {
   const category = $('category').value;
   const t0 = performance.now();
   try {
-    const { vector, why } = await queryVector(text);
+    const request = { text, topK: 10, filters: category ? { category: [category] } : {} };
+    const { vector, why } = await queryVector(request);
     const t1 = performance.now();
-    const res = engine.search({ text, vector, topK: 10, filters: category ? { category: [category] } : {} });
+    const res = engine.search({ ...request, vector });
     res.results.forEach((r) => titles.set(r.product_id, r.title));
     $('results').replaceChildren(...res.results.map((r) => card(r)));
     const how = res.degraded ? `${res.degraded}${why ? ` (${why})` : ''}` : vector ? `semantic (query vector ${(t1 - t0).toFixed(0)} ms)` : 'local';
@@ -93,10 +96,8 @@ async function main() {
   const m = engine.manifest();
   $('status').textContent = `Bundle ${m.version}: ${m.counts.items} products, loaded in ${(performance.now() - t0).toFixed(0)} ms (${(engine.sizeBytes() / 1024).toFixed(0)} KiB)`;
   $('footer').textContent = `Embedding model ${m.embedding.model} (${m.embedding.dimensions}-d, ${m.embedding.quantization}); built ${m.created_at}.`;
-  const cats = new Set();
-  // Category names come from popular items; the select is a convenience, not a full taxonomy.
-  engine.recommend({ topK: 100 }).results.forEach((r) => { titles.set(r.product_id, r.title); r.categories.forEach((c) => cats.add(c)); });
-  [...cats].sort().forEach((c) => $('category').append(new Option(c, c)));
+  // Every category the bundle knows: what the filter accepts.
+  [...engine.categories()].sort().forEach((c) => $('category').append(new Option(c, c)));
   $('search-form').addEventListener('submit', runSearch);
   $('clear').addEventListener('click', () => { history.length = 0; sessionStorage.removeItem('shopai.history'); renderRecs(); });
   renderRecs();

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = shopai_batch::ingest::read_catalog(data);
+    let _ = shopai_batch::data::catalog::read_catalog(data);
 });

@@ -24,7 +24,8 @@ before(async () => {
   writeFileSync(join(work, 'shopai.toml'), `[openai]\nbase_url = "${embedUrl}"\n[embeddings]\nprovider = "openai"\nmodel = "all-MiniLM-L6-v2"\ndimensions = 0\nusd_per_million_tokens = 0.0\n[paths]\ndata_dir = "${join(work, 'data')}"\n`);
   const r = spawnSync(PATHS.shopai, ['--config', join(work, 'shopai.toml'), 'build', '--quiet', '--ratings', join(work, 'raw/ratings.csv'), '--catalog', join(work, 'raw/catalog.csv'), '--out', join(work, 'bundle.bin')], { encoding: 'utf8', cwd: work });
   assert.equal(r.status, 0, r.stderr);
-  edge = await startEdge(work, 'bundle.bin', [`SHOPAI_EMBEDDINGS_URL=${embedUrl}`]);
+  // A generous embedding budget (default 300 ms): the suite may share a busy machine.
+  edge = await startEdge(work, 'bundle.bin', [`SHOPAI_EMBEDDINGS_URL=${embedUrl}`, 'SHOPAI_EMBED_TIMEOUT_MS=5000']);
 });
 
 after(async () => {
@@ -69,6 +70,12 @@ test('the storefront page gets query vectors from the edge and searches semantic
     };
     const semantic = await open(`?embeddings=${encodeURIComponent(`${edge.url}/v1/embeddings`)}`);
     assert.equal(semantic.mode, 'semantic', semantic.status);
+    // The page asks the engine (core's plan_query) rather than naming models itself.
+    const needs = await page.evaluate(() => [
+      window.shopai.engine.needsQueryVector({ text: 'pasta pot' }),
+      window.shopai.engine.needsQueryVector({ text: 'pasta pot', vector: new Array(384).fill(0.05) }),
+    ]);
+    assert.deepEqual(needs, [true, false]);
     const ids = await page.$$eval('#results li', (els) => els.map((e) => e.dataset.productId));
     // The same answer the edge gives for the same text (same model, same bundle, same core).
     const res = await search('something to cook pasta in');

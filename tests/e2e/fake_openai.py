@@ -1,11 +1,12 @@
 """An OpenAI-compatible /v1/embeddings server for tests that injects faults and counts requests.
 
-usage: fake_openai.py PORT [FAULTS]
+usage: fake_openai.py PORT [FAULTS] [CHAT_FAULTS]
 FAULTS is a comma list applied to successive requests (then every request succeeds):
   429 (with Retry-After: 0), 500, timeout (sleeps 3 s), malformed (invalid JSON), short (too few
-  embeddings), ok. GET /stats returns {"requests": n, "inputs": m, "chat": c} (m counts inputs of
+  embeddings), ok. A last fault ending in `*` (e.g. `timeout*`) repeats for every later request. GET /stats returns {"requests": n, "inputs": m, "chat": c} (m counts inputs of
 well-formed answers; c counts chat completions). Vectors are deterministic.
-POST /v1/chat/completions answers "Summary: <the user message>" (faults do not apply).
+POST /v1/chat/completions answers "Summary: <the user message>" with usage; CHAT_FAULTS, a comma list
+like FAULTS for chat requests: slow (sleeps 3 s), 500, malformed (invalid JSON), empty (no choices), ok.
 Binds 127.0.0.1 only.
 """
 import hashlib
@@ -18,6 +19,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT = int(sys.argv[1])
 FAULTS = [f for f in (sys.argv[2] if len(sys.argv) > 2 else "").split(",") if f]
+CHAT_FAULTS = [f for f in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if f]
+
+
+def nth_fault(faults, n):
+    if n < len(faults):
+        return faults[n].rstrip("*")
+    if faults and faults[-1].endswith("*"):
+        return faults[-1].rstrip("*")
+    return "ok"
 lock = threading.Lock()
 stats = {"requests": 0, "inputs": 0, "chat": 0}
 
@@ -53,14 +63,24 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
         if self.path.endswith("/chat/completions"):
             with lock:
+                fault = nth_fault(CHAT_FAULTS, stats["chat"])
                 stats["chat"] += 1
+            if fault == "slow":
+                time.sleep(3)
+            if fault == "500":
+                return self.reply(500, {"error": {"message": "boom"}})
+            if fault == "malformed":
+                return self.reply(200, b'{"choices": [ {"message": ')
+            if fault == "empty":
+                return self.reply(200, {"object": "chat.completion", "choices": []})
             user = [m["content"] for m in body["messages"] if m["role"] == "user"][0]
             return self.reply(200, {"object": "chat.completion", "model": body["model"], "choices": [
-                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": f"Summary: {user}"}}]})
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": f"Summary: {user}"}}],
+                "usage": {"prompt_tokens": len(user) // 4 + 1, "completion_tokens": 10, "total_tokens": len(user) // 4 + 11}})
         with lock:
             n = stats["requests"]
             stats["requests"] += 1
-            fault = FAULTS[n] if n < len(FAULTS) else "ok"
+            fault = nth_fault(FAULTS, n)
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         if fault == "429":
             return self.reply(429, {"error": {"message": "rate limited"}}, [("retry-after", "0")])

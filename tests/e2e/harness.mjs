@@ -68,6 +68,13 @@ export function startProcess(cmd, args, opts = {}) {
   };
 }
 
+/** The JSON lines a server wrote. `wasmtime serve` (48) prefixes a guest's lines with
+ * `stderr [N] :: `; Spin and the native servers do not. */
+export function jsonLines(proc) {
+  return proc.log().split('\n').map((l) => l.replace(/^(stdout|stderr) \[\d+\] :: /, ''))
+    .filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
 export async function waitFor(url, proc, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

@@ -13,6 +13,10 @@ const REQUESTS = JSON.parse(readFileSync(join(ROOT, 'tests/parity/requests.json'
 const answers = {};
 let fx, edge, web, browser;
 
+/** Every category name in the synthetic catalog (third column, `|`-separated), sorted. */
+const catalogCategories = () => [...new Set(readFileSync(join(fx.dir, 'catalog.csv'), 'utf8').trim().split('\n').slice(1)
+  .flatMap((line) => line.split(',')[2].split('|')))].sort();
+
 const ids = (set) => ({
   search: set.search.map((r) => r.results.map((x) => x.product_id)),
   recommend: set.recommend.map((r) => r.results.map((x) => x.product_id)),
@@ -50,6 +54,10 @@ test('npm package under Node matches native', async () => {
     recommend: REQUESTS.recommend.map((r) => engine.recommend(r)),
   };
   assert.deepEqual(ids(answers.node), ids(answers.native));
+  // Core's decisions through the package: a hashing bundle embeds text itself; the category
+  // list is the bundle's own.
+  assert.equal(engine.needsQueryVector({ text: 'blue mug' }), false);
+  assert.deepEqual([...engine.categories()].sort(), catalogCategories());
   assert.throws(() => mod.Engine.fromBytes(new Uint8Array(16)), /not a ShopAI bundle/);
   assert.throws(() => engine.search({ text: 'x', topK: 0 }), /top_k/);
 });
@@ -83,6 +91,9 @@ test('Chromium through the storefront page matches native', async () => {
     recommend: reqs.recommend.map((r) => window.shopai.engine.recommend(r)),
   }), REQUESTS);
   assert.deepEqual(ids(answers.browser), ids(answers.native));
+  // The category filter offers every category of the bundle, not those of popular items.
+  const options = await page.$$eval('#category option', (els) => els.map((e) => e.value).filter(Boolean));
+  assert.deepEqual(options, catalogCategories());
 
   // And as a shopper: type a query, see results, click one, see recommendations explain themselves.
   await page.fill('#q', REQUESTS.search[0].query);

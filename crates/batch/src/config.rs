@@ -1,5 +1,9 @@
 //! Typed configuration: `shopai.toml` (optional) overridden by environment variables, validated
 //! at start with errors that name the field. Secrets are wrapped so they never print.
+//!
+//! The closed choices (duplicate policy, column roles, embeddings provider, ALS confidence) are
+//! enums here, parsed by serde (and clap) instead of compared as strings. This module imports no
+//! other module of the crate: everything else may depend on it.
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -41,6 +45,106 @@ impl Serialize for Secret {
     }
 }
 
+/// Which embedder makes the item vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingsProvider {
+    /// The bundle's own deterministic hashing embedder: offline, nothing is called.
+    #[default]
+    Hash,
+    /// Any OpenAI-compatible endpoint at `openai.base_url` (including `shopai serve-embeddings`).
+    Openai,
+}
+
+/// What to do with several rows for the same (user, item).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DupPolicy {
+    /// Keep the row with the latest timestamp (later line on ties).
+    #[default]
+    KeepLatest,
+    /// Keep the earliest row.
+    KeepFirst,
+    /// Keep the highest rating (latest on ties).
+    KeepMaxRating,
+    /// Keep every row (re-purchases stay; the training matrix still counts a pair once).
+    KeepAll,
+}
+
+impl DupPolicy {
+    /// The name used in the config and in summaries (`keep-latest`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeepLatest => "keep-latest",
+            Self::KeepFirst => "keep-first",
+            Self::KeepMaxRating => "keep-max-rating",
+            Self::KeepAll => "keep-all",
+        }
+    }
+}
+
+/// How a rating becomes the ALS interaction value (confidence = alpha × value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// Every interaction counts 1 (the evaluation protocol's choice).
+    #[default]
+    Binary,
+    /// The rating itself.
+    Rating,
+    /// `1 + ln(1 + rating)`: grows with the rating but saturates (Hu, Koren & Volinsky's log scaling).
+    Log,
+}
+
+impl Confidence {
+    /// The value of one interaction with this rating.
+    pub fn value(self, rating: f32) -> f32 {
+        match self {
+            Self::Binary => 1.0,
+            Self::Rating => rating.max(0.0),
+            Self::Log => 1.0 + rating.max(0.0).ln_1p(),
+        }
+    }
+}
+
+/// Column roles for headerless files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Col {
+    /// User id.
+    User,
+    /// Product id.
+    Item,
+    /// Rating.
+    Rating,
+    /// Timestamp.
+    Timestamp,
+    /// A column to skip.
+    Ignore,
+}
+
+/// Parse a column order like `["item", "user", "rating", "timestamp"]`.
+pub fn column_order(names: &[String]) -> Result<Vec<Col>> {
+    let cols: Vec<Col> = names
+        .iter()
+        .map(|n| {
+            Ok(match n.to_lowercase().as_str() {
+                "user" | "userid" | "user_id" => Col::User,
+                "item" | "itemid" | "item_id" | "product" | "productid" | "product_id" => Col::Item,
+                "rating" => Col::Rating,
+                "timestamp" | "time" => Col::Timestamp,
+                "ignore" | "_" | "" => Col::Ignore,
+                other => bail!("unknown column {other:?} (use user, item, rating, timestamp, ignore)"),
+            })
+        })
+        .collect::<Result<_>>()?;
+    for need in [Col::User, Col::Item, Col::Timestamp] {
+        if !cols.contains(&need) {
+            bail!("column order {names:?} lacks {need:?}");
+        }
+    }
+    Ok(cols)
+}
+
 /// S3 (or any S3-API server) settings.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -75,7 +179,7 @@ pub struct OpenAiConfig {
 pub struct EmbeddingsConfig {
     /// `hash` (deterministic, offline, lexical only) or `openai` (any OpenAI-compatible endpoint
     /// at `openai.base_url`, including `shopai serve-embeddings`).
-    pub provider: String,
+    pub provider: EmbeddingsProvider,
     /// Model name sent to the endpoint and recorded in the bundle.
     pub model: String,
     /// `dimensions` parameter (0 = the model's native size); for `hash`, the vector size.
@@ -106,7 +210,7 @@ pub struct EmbeddingsConfig {
 impl Default for EmbeddingsConfig {
     fn default() -> Self {
         Self {
-            provider: "hash".into(),
+            provider: EmbeddingsProvider::Hash,
             model: "text-embedding-3-large".into(),
             dimensions: 256,
             batch_size: 256,
@@ -134,7 +238,7 @@ pub struct IngestConfig {
     /// Upper end of the rating range.
     pub rating_max: f32,
     /// Duplicate (user, item) policy: `keep-latest`, `keep-first`, `keep-max-rating` or `keep-all`.
-    pub duplicates: String,
+    pub duplicates: DupPolicy,
 }
 
 impl Default for IngestConfig {
@@ -143,7 +247,7 @@ impl Default for IngestConfig {
             columns: vec!["user".into(), "item".into(), "rating".into(), "timestamp".into()],
             rating_min: 0.0,
             rating_max: 5.0,
-            duplicates: "keep-latest".into(),
+            duplicates: DupPolicy::KeepLatest,
         }
     }
 }
@@ -180,32 +284,93 @@ pub struct Config {
     pub embeddings: EmbeddingsConfig,
 }
 
-/// Environment variables that override the file, and the field each sets.
-pub const ENV_OVERRIDES: &[(&str, &str)] = &[
-    ("SHOPAI_S3_ENDPOINT", "s3.endpoint"),
-    ("SHOPAI_S3_BUCKET", "s3.bucket"),
-    ("SHOPAI_S3_PREFIX", "s3.prefix"),
-    ("AWS_REGION", "s3.region"),
-    ("AWS_ACCESS_KEY_ID", "s3.access_key_id"),
-    ("AWS_SECRET_ACCESS_KEY", "s3.secret_access_key"),
-    ("OPENAI_BASE_URL", "openai.base_url"),
-    ("OPENAI_API_KEY", "openai.api_key"),
-    ("SHOPAI_EMBEDDINGS_PROVIDER", "embeddings.provider"),
-    ("SHOPAI_EMBEDDINGS_MODEL", "embeddings.model"),
-    ("SHOPAI_EMBEDDINGS_COST_CAP_USD", "embeddings.cost_cap_usd"),
-    ("SHOPAI_DESCRIBE_MODEL", "embeddings.describe_model"),
-    ("SHOPAI_DATA_DIR", "paths.data_dir"),
-    ("SHOPAI_OUT_DIR", "paths.out_dir"),
-];
+/// Environment variables that override the file. Each field is renamed to its variable; empty
+/// variables are ignored; secrets stay wrapped in [`Secret`].
+#[derive(Debug, Default, Deserialize)]
+struct EnvOverrides {
+    #[serde(rename = "SHOPAI_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    #[serde(rename = "SHOPAI_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    #[serde(rename = "SHOPAI_S3_PREFIX")]
+    s3_prefix: Option<String>,
+    #[serde(rename = "AWS_REGION")]
+    s3_region: Option<String>,
+    #[serde(rename = "AWS_ACCESS_KEY_ID")]
+    s3_access_key_id: Option<Secret>,
+    #[serde(rename = "AWS_SECRET_ACCESS_KEY")]
+    s3_secret_access_key: Option<Secret>,
+    #[serde(rename = "OPENAI_BASE_URL")]
+    openai_base_url: Option<String>,
+    #[serde(rename = "OPENAI_API_KEY")]
+    openai_api_key: Option<Secret>,
+    #[serde(rename = "SHOPAI_EMBEDDINGS_PROVIDER")]
+    embeddings_provider: Option<EmbeddingsProvider>,
+    #[serde(rename = "SHOPAI_EMBEDDINGS_MODEL")]
+    embeddings_model: Option<String>,
+    /// A string so that a bad value gets the variable's name in the error.
+    #[serde(rename = "SHOPAI_EMBEDDINGS_COST_CAP_USD")]
+    embeddings_cost_cap_usd: Option<String>,
+    /// A string, as above.
+    #[serde(rename = "SHOPAI_EMBEDDINGS_DIMENSIONS")]
+    embeddings_dimensions: Option<String>,
+    #[serde(rename = "SHOPAI_DESCRIBE_MODEL")]
+    embeddings_describe_model: Option<String>,
+    #[serde(rename = "SHOPAI_DATA_DIR")]
+    paths_data_dir: Option<PathBuf>,
+    #[serde(rename = "SHOPAI_OUT_DIR")]
+    paths_out_dir: Option<PathBuf>,
+}
+
+impl EnvOverrides {
+    /// The overrides among `vars` (name, value); other variables are ignored.
+    fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
+        let map: serde_json::Map<String, serde_json::Value> =
+            vars.into_iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+        serde_json::from_value(serde_json::Value::Object(map))
+            .context("in the SHOPAI_/AWS_/OPENAI_ environment variables")
+    }
+
+    fn apply(self, cfg: &mut Config) -> Result<()> {
+        fn set<T>(field: &mut T, value: Option<T>) {
+            if let Some(v) = value {
+                *field = v;
+            }
+        }
+        set(&mut cfg.s3.endpoint, self.s3_endpoint);
+        set(&mut cfg.s3.bucket, self.s3_bucket);
+        set(&mut cfg.s3.prefix, self.s3_prefix);
+        set(&mut cfg.s3.region, self.s3_region);
+        set(&mut cfg.s3.access_key_id, self.s3_access_key_id);
+        set(&mut cfg.s3.secret_access_key, self.s3_secret_access_key);
+        set(&mut cfg.openai.base_url, self.openai_base_url);
+        set(&mut cfg.openai.api_key, self.openai_api_key);
+        set(&mut cfg.embeddings.provider, self.embeddings_provider);
+        set(&mut cfg.embeddings.model, self.embeddings_model);
+        set(&mut cfg.embeddings.describe_model, self.embeddings_describe_model);
+        if let Some(v) = self.embeddings_cost_cap_usd {
+            cfg.embeddings.cost_cap_usd =
+                v.parse().with_context(|| format!("SHOPAI_EMBEDDINGS_COST_CAP_USD={v:?} is not a number"))?;
+        }
+        if let Some(v) = self.embeddings_dimensions {
+            cfg.embeddings.dimensions =
+                v.parse().with_context(|| format!("SHOPAI_EMBEDDINGS_DIMENSIONS={v:?} is not a whole number"))?;
+        }
+        set(&mut cfg.paths.data_dir, self.paths_data_dir);
+        set(&mut cfg.paths.out_dir, self.paths_out_dir);
+        Ok(())
+    }
+}
 
 impl Config {
     /// Load `path` (if given, or `./shopai.toml` if present), apply env overrides, validate.
     pub fn load(path: Option<&Path>) -> Result<Self> {
-        Self::load_with_env(path, |k| std::env::var(k).ok())
+        let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Self::load_with_env(path, vars)
     }
 
     /// As [`Config::load`], with an explicit environment (for tests).
-    pub fn load_with_env(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+    pub fn load_with_env(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self> {
         let default_path = Path::new("shopai.toml");
         let path = path.or(default_path.exists().then_some(default_path));
         let mut cfg = match path {
@@ -215,31 +380,7 @@ impl Config {
             }
             None => Config::default(),
         };
-        for (var, field) in ENV_OVERRIDES {
-            if let Some(v) = env(var).filter(|v| !v.is_empty()) {
-                match *field {
-                    "s3.endpoint" => cfg.s3.endpoint = v,
-                    "s3.bucket" => cfg.s3.bucket = v,
-                    "s3.prefix" => cfg.s3.prefix = v,
-                    "s3.region" => cfg.s3.region = v,
-                    "s3.access_key_id" => cfg.s3.access_key_id = v.into(),
-                    "s3.secret_access_key" => cfg.s3.secret_access_key = v.into(),
-                    "openai.base_url" => cfg.openai.base_url = v,
-                    "openai.api_key" => cfg.openai.api_key = v.into(),
-                    "paths.data_dir" => cfg.paths.data_dir = v.into(),
-                    "embeddings.provider" => cfg.embeddings.provider = v,
-                    "embeddings.model" => cfg.embeddings.model = v,
-                    "embeddings.describe_model" => cfg.embeddings.describe_model = v,
-                    "embeddings.cost_cap_usd" => {
-                        cfg.embeddings.cost_cap_usd = v
-                            .parse()
-                            .with_context(|| format!("SHOPAI_EMBEDDINGS_COST_CAP_USD={v:?} is not a number"))?
-                    }
-                    "paths.out_dir" => cfg.paths.out_dir = v.into(),
-                    _ => unreachable!("every override names a field"),
-                }
-            }
-        }
+        EnvOverrides::from_vars(env)?.apply(&mut cfg)?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -262,11 +403,7 @@ impl Config {
                 self.ingest.rating_max
             );
         }
-        crate::ingest::DupPolicy::parse(&self.ingest.duplicates).context("in ingest.duplicates")?;
-        if !["hash", "openai"].contains(&self.embeddings.provider.as_str()) {
-            bail!("embeddings.provider must be \"hash\" or \"openai\" (got {:?})", self.embeddings.provider);
-        }
-        if self.embeddings.provider == "openai" && self.openai.base_url.is_empty() {
+        if self.embeddings.provider == EmbeddingsProvider::Openai && self.openai.base_url.is_empty() {
             bail!("embeddings.provider = \"openai\" needs openai.base_url (or OPENAI_BASE_URL)");
         }
         if self.embeddings.batch_size == 0
@@ -275,7 +412,7 @@ impl Config {
         {
             bail!("embeddings.batch_size must be ≥ 1 and embeddings.cost_cap_usd ≥ 0");
         }
-        crate::ingest::column_order(&self.ingest.columns).context("in ingest.columns")?;
+        column_order(&self.ingest.columns).context("in ingest.columns")?;
         Ok(())
     }
 }
@@ -290,17 +427,21 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let p = dir.join("shopai.toml");
         std::fs::write(&p, "[s3]\nbucket = \"from-file\"\nendpoint = \"http://127.0.0.1:1\"\n").expect("write");
-        let cfg = Config::load_with_env(Some(&p), |k| match k {
-            "SHOPAI_S3_BUCKET" => Some("from-env".into()),
-            "AWS_SECRET_ACCESS_KEY" => Some("sk-very-secret".into()),
-            _ => None,
-        })
-        .expect("load");
+        let env =
+            [("SHOPAI_S3_BUCKET", "from-env"), ("AWS_SECRET_ACCESS_KEY", "sk-very-secret"), ("SHOPAI_S3_PREFIX", "")];
+        let cfg = Config::load_with_env(Some(&p), env.map(|(k, v)| (k.to_string(), v.to_string()))).expect("load");
         assert_eq!(cfg.s3.bucket, "from-env");
         assert_eq!(cfg.s3.endpoint, "http://127.0.0.1:1");
+        assert_eq!(cfg.s3.prefix, "", "an empty variable overrides nothing");
         assert_eq!(cfg.s3.secret_access_key.expose(), "sk-very-secret");
         let shown = format!("{cfg:?} {}", serde_json::to_string(&cfg).expect("json"));
         assert!(!shown.contains("sk-very-secret"), "{shown}");
+
+        // The deploy manifests set the embedding size through the environment.
+        let env = |v: &str| [("SHOPAI_EMBEDDINGS_DIMENSIONS".to_string(), v.to_string())];
+        assert_eq!(Config::load_with_env(None, env("512")).expect("load").embeddings.dimensions, 512);
+        let err = format!("{:#}", Config::load_with_env(None, env("5x")).unwrap_err());
+        assert!(err.contains("SHOPAI_EMBEDDINGS_DIMENSIONS=\"5x\""), "{err}");
     }
 
     #[test]
@@ -309,13 +450,13 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let p = dir.join("bad.toml");
         std::fs::write(&p, "[s3]\nendpoint = \"127.0.0.1:9000\"\n").expect("write");
-        let err = format!("{:#}", Config::load_with_env(Some(&p), |_| None).unwrap_err());
+        let err = format!("{:#}", Config::load_with_env(Some(&p), []).unwrap_err());
         assert!(err.contains("s3.endpoint"), "{err}");
         std::fs::write(&p, "[ingest]\nduplicates = \"newest\"\n").expect("write");
-        let err = format!("{:#}", Config::load_with_env(Some(&p), |_| None).unwrap_err());
-        assert!(err.contains("ingest.duplicates"), "{err}");
+        let err = format!("{:#}", Config::load_with_env(Some(&p), []).unwrap_err());
+        assert!(err.contains("duplicates = \"newest\"") && err.contains("keep-latest"), "{err}");
         std::fs::write(&p, "[s3]\nbukcet = \"x\"\n").expect("write");
-        let err = format!("{:#}", Config::load_with_env(Some(&p), |_| None).unwrap_err());
+        let err = format!("{:#}", Config::load_with_env(Some(&p), []).unwrap_err());
         assert!(err.contains("bukcet"), "{err}");
     }
 }

@@ -7,6 +7,7 @@
 //! and a row solves `(YᵀY + λI + Σ (c−1) y yᵀ) x = Σ c y` over its non-zeros.
 
 use crate::error::{Error, Result};
+use crate::math::{dot, SplitMix64};
 
 /// Training hyper-parameters. `AlsConfig::default()` then override what you need.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -169,48 +170,6 @@ impl AlsModel {
     pub fn item(&self, i: usize) -> &[f32] {
         &self.item_factors[i * self.factors..(i + 1) * self.factors]
     }
-}
-
-/// SplitMix64: small, seedable, identical everywhere.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator from `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `[0, 1)`.
-    pub fn next_f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
-
-#[inline]
-/// Dot product with a fixed summation order (8 lanes), so every target gets the same bits.
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let ca = a.chunks_exact(8);
-    let cb = b.chunks_exact(8);
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let mut tail = 0f32;
-    for (x, y) in ra.iter().zip(rb) {
-        tail += x * y;
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 #[inline]

@@ -190,6 +190,10 @@ pub struct EmbeddingInfo {
     pub model: String,
     /// Vector dimensions.
     pub dimensions: u32,
+    /// The `dimensions` parameter the product vectors were requested with (OpenAI's shortened
+    /// `text-embedding-3-*` vectors); a runtime embedding a query must ask for the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_dimensions: Option<u32>,
     /// Quantization scheme of the stored vectors.
     pub quantization: String,
 }
@@ -227,25 +231,34 @@ impl Default for FusionWeights {
     }
 }
 
-/// How search combines the vector and lexical (BM25) scores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SearchWeights {
-    /// Weight of the BM25 score (normalized by the query's best BM25 score); the vector cosine
-    /// has weight 1. 0 disables lexical scoring.
-    pub lexical: f32,
-    /// `weighted` (cosine + lexical × BM25) or `rrf` (reciprocal-rank fusion, k = 60, of the
-    /// vector and BM25 rankings of the candidates); chosen by `shopai evaluate-search`.
-    #[serde(default = "weighted")]
-    pub mode: String,
+/// How search combines the vector and lexical (BM25) rankings. Serialized as the manifest's
+/// strings `"weighted"` and `"rrf"`, so bundles written before the enum read (and re-write) the
+/// same bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Inner product with the query vector + `lexical` × BM25 / the query's best BM25.
+    #[default]
+    Weighted,
+    /// Reciprocal-rank fusion (k = [`crate::search::RRF_K`]) of the candidates' vector and BM25
+    /// rankings.
+    Rrf,
 }
 
-fn weighted() -> String {
-    "weighted".into()
+/// How search combines the vector and lexical (BM25) scores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SearchWeights {
+    /// Weight of the BM25 score (normalized by the query's best BM25 score); the vector score
+    /// has weight 1. 0 disables lexical scoring when the query has a vector.
+    pub lexical: f32,
+    /// Weighted sum or reciprocal-rank fusion; chosen by `shopai evaluate-search`.
+    #[serde(default)]
+    pub mode: SearchMode,
 }
 
 impl Default for SearchWeights {
     fn default() -> Self {
-        Self { lexical: 0.3, mode: weighted() }
+        Self { lexical: 0.3, mode: SearchMode::Weighted }
     }
 }
 
@@ -302,6 +315,10 @@ pub struct Manifest {
     /// Vector index parameters (v2; default: flat).
     #[serde(default)]
     pub index: IndexInfo,
+    /// Training-time reference distributions for drift checks (written by `shopai build`,
+    /// read by `shopai drift`); absent in older bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<serde_json::Value>,
 }
 
 /// Everything a bundle holds, in owned form: what the writer takes.
@@ -539,34 +556,65 @@ impl BundleParts {
             sections.push((SectionKind::LexDocLen, le_words(&lex.doc_len)));
         }
 
-        let table_end = HEADER_LEN + ENTRY_LEN * sections.len();
-        let mut offset = align_up(table_end);
-        let mut table = Vec::with_capacity(ENTRY_LEN * sections.len());
-        for (kind, data) in &sections {
-            table.extend_from_slice(&(*kind as u32).to_le_bytes());
-            table.extend_from_slice(&0u32.to_le_bytes());
-            table.extend_from_slice(&(offset as u64).to_le_bytes());
-            table.extend_from_slice(&(data.len() as u64).to_le_bytes());
-            table.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
-            table.extend_from_slice(&0u32.to_le_bytes());
-            offset = align_up(offset + data.len());
-        }
-        let total = offset;
-        let mut out = Vec::with_capacity(total);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(total as u64).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&table).to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&table);
-        for (_, data) in &sections {
-            out.resize(align_up(out.len()), 0);
-            out.extend_from_slice(data);
-        }
-        out.resize(total, 0);
-        Ok(out)
+        Ok(assemble(FORMAT_VERSION, sections.iter().map(|(k, d)| (*k as u32, d.as_slice())).collect()))
     }
+}
+
+/// `a × b` for a section size derived from the manifest's counts. On a 32-bit target (wasm32) a
+/// crafted manifest could wrap the product to the length a small section really has, pass every
+/// check and panic on the first query; an overflow is corruption instead.
+fn size(kind: SectionKind, a: usize, b: usize) -> Result<usize> {
+    a.checked_mul(b).ok_or_else(|| corrupt(format!("{} section size {a} × {b} overflows", kind.name())))
+}
+
+/// The same bundle with another manifest; every other section (known or not) is copied as is.
+/// The result is loaded before it is returned, so a manifest whose counts disagree with the
+/// sections is an error.
+pub fn replace_manifest(bytes: &[u8], manifest: &Manifest) -> Result<Vec<u8>> {
+    Layout::parse(bytes)?;
+    let json = serde_json::to_vec(manifest).map_err(|e| corrupt(e.to_string()))?;
+    let sections: Vec<(u32, &[u8])> = (0..u32_at(bytes, 12) as usize)
+        .map(|e| {
+            let at = HEADER_LEN + e * ENTRY_LEN;
+            let (kind, offset, len) =
+                (u32_at(bytes, at), u64_at(bytes, at + 8) as usize, u64_at(bytes, at + 16) as usize);
+            (kind, if kind == SectionKind::Manifest as u32 { &json[..] } else { &bytes[offset..offset + len] })
+        })
+        .collect();
+    let out = assemble(u32_at(bytes, 8), sections);
+    Layout::parse(&out)?;
+    Ok(out)
+}
+
+/// Header (format `version`), section table and 64-byte-aligned sections, in the given order.
+fn assemble(version: u32, sections: Vec<(u32, &[u8])>) -> Vec<u8> {
+    let table_end = HEADER_LEN + ENTRY_LEN * sections.len();
+    let mut offset = align_up(table_end);
+    let mut table = Vec::with_capacity(ENTRY_LEN * sections.len());
+    for (kind, data) in &sections {
+        table.extend_from_slice(&kind.to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        table.extend_from_slice(&(offset as u64).to_le_bytes());
+        table.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        table.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
+        table.extend_from_slice(&0u32.to_le_bytes());
+        offset = align_up(offset + data.len());
+    }
+    let total = offset;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&(sections.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(total as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&table).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&table);
+    for (_, data) in &sections {
+        out.resize(align_up(out.len()), 0);
+        out.extend_from_slice(data);
+    }
+    out.resize(total, 0);
+    out
 }
 
 fn align_up(x: usize) -> usize {
@@ -695,15 +743,15 @@ impl Layout {
         let user_order: &[u32] = self.words(bytes, SectionKind::UserIdOrder)?;
         expect(SectionKind::UserIdOrder, user_order.len(), users)?;
         let vcodes: &[i8] = self.words(bytes, SectionKind::Vectors)?;
-        expect(SectionKind::Vectors, vcodes.len(), n * dim)?;
+        expect(SectionKind::Vectors, vcodes.len(), size(SectionKind::Vectors, n, dim)?)?;
         let vscales: &[f32] = self.words(bytes, SectionKind::VectorScales)?;
         expect(SectionKind::VectorScales, vscales.len(), n)?;
         let fcodes: &[i8] = self.words(bytes, SectionKind::Factors)?;
-        expect(SectionKind::Factors, fcodes.len(), n * k)?;
+        expect(SectionKind::Factors, fcodes.len(), size(SectionKind::Factors, n, k)?)?;
         let fscales: &[f32] = self.words(bytes, SectionKind::FactorScales)?;
         expect(SectionKind::FactorScales, fscales.len(), n)?;
         let gram: &[f32] = self.words(bytes, SectionKind::Gram)?;
-        expect(SectionKind::Gram, gram.len(), k * k)?;
+        expect(SectionKind::Gram, gram.len(), size(SectionKind::Gram, k, k)?)?;
         let popularity: &[f32] = self.words(bytes, SectionKind::Popularity)?;
         expect(SectionKind::Popularity, popularity.len(), n)?;
         let (item_neighbors, neighbor_weights) = match self.ranges[SectionKind::ItemNeighbors as usize] {
@@ -738,11 +786,11 @@ impl Layout {
         if self.ranges[SectionKind::VectorSigns as usize].is_some() {
             index.signs = self.words(bytes, SectionKind::VectorSigns)?;
             index.sign_words = dim.div_ceil(64);
-            expect(SectionKind::VectorSigns, index.signs.len(), n * index.sign_words)?;
+            expect(SectionKind::VectorSigns, index.signs.len(), size(SectionKind::VectorSigns, n, index.sign_words)?)?;
         }
         if self.ranges[SectionKind::VectorRefine as usize].is_some() {
             let codes: &[u8] = self.section(bytes, SectionKind::VectorRefine)?;
-            expect(SectionKind::VectorRefine, codes.len(), n * dim.div_ceil(2))?;
+            expect(SectionKind::VectorRefine, codes.len(), size(SectionKind::VectorRefine, n, dim.div_ceil(2))?)?;
             let scales: &[f32] = self.words(bytes, SectionKind::VectorRefineScales)?;
             expect(SectionKind::VectorRefineScales, scales.len(), n)?;
             index.refine = Some((codes, scales));
@@ -797,7 +845,7 @@ pub struct StrTable<'a> {
 
 impl<'a> StrTable<'a> {
     fn new(raw: &'a [u8], n: usize, kind: SectionKind) -> Result<Self> {
-        let head = (n + 1) * 4;
+        let head = size(kind, n.saturating_add(1), 4)?;
         if raw.len() < head {
             return Err(corrupt(format!("{} section is too short for {n} strings", kind.name())));
         }
@@ -808,7 +856,12 @@ impl<'a> StrTable<'a> {
 
     /// Number of strings.
     pub fn len(&self) -> usize {
-        self.offsets.len() - 1
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// Every string in order (see [`StrTable::get`]).
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
     }
 
     /// Whether the table is empty.
@@ -838,7 +891,7 @@ pub struct Csr<'a> {
 
 impl<'a> Csr<'a> {
     fn new(words: &'a [u32], n: usize) -> Result<Self> {
-        if words.len() < n + 1 {
+        if words.len() <= n {
             return Err(corrupt("CSR section is too short"));
         }
         let (offsets, values) = words.split_at(n + 1);
@@ -1069,6 +1122,28 @@ mod tests {
     }
 
     #[test]
+    fn replace_manifest_keeps_every_other_section() {
+        let (bytes, _, _) = fixture_bundle(40, 8, 2);
+        let mut m = Bundle::load(&bytes).expect("load").manifest().clone();
+        assert!(m.reference.is_none());
+        m.reference = Some(serde_json::json!({"ratings": {"4": 0.5}}));
+        let out = replace_manifest(&bytes, &m).expect("replace");
+        let b = Bundle::load(&out).expect("load replaced");
+        assert_eq!(b.manifest(), &m);
+        let (old, new) = (section_table(&bytes), section_table(&out));
+        assert_eq!(old.len(), new.len());
+        for ((k0, o0, l0), (k1, o1, l1)) in old.into_iter().zip(new) {
+            assert_eq!(k0, k1);
+            if k0 != SectionKind::Manifest {
+                assert_eq!(bytes[o0..o0 + l0], out[o1..o1 + l1], "{}", k0.name());
+            }
+        }
+        // Counts that disagree with the sections are refused.
+        m.counts.items += 1;
+        assert!(replace_manifest(&bytes, &m).is_err());
+    }
+
+    #[test]
     fn roundtrip_preserves_everything() {
         let (bytes, _, _) = fixture_bundle(40, 8, 2);
         let b = Bundle::load(&bytes).expect("load");
@@ -1149,16 +1224,14 @@ mod tests {
         assert!(Bundle::load(slice).is_ok());
     }
 
-    #[test]
-    fn inconsistent_counts_are_corrupt_not_panics() {
-        let (bytes, _, _) = fixture_bundle(10, 4, 1);
-        let b = Bundle::load(&bytes).expect("load");
-        let mut parts_manifest = b.manifest().clone();
-        parts_manifest.counts.items = 11;
-        // Re-write the manifest section with a wrong count and valid checksums.
-        let table = section_table(&bytes);
-        let (_, moff, mlen) = table[0];
-        let json = serde_json::to_vec(&parts_manifest).expect("json");
+    /// Re-write the manifest section (shifting the sections after it) with valid checksums.
+    fn rewrite_manifest(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+        let table = section_table(bytes);
+        let (kind, moff, mlen) = table[0];
+        assert_eq!(kind, SectionKind::Manifest, "the writer puts the manifest first");
+        let mut manifest: serde_json::Value = serde_json::from_slice(&bytes[moff..moff + mlen]).expect("manifest");
+        edit(&mut manifest);
+        let json = serde_json::to_vec(&manifest).expect("json");
         let mut bad = bytes[..moff].to_vec();
         bad.extend_from_slice(&json);
         bad.resize(align_up(bad.len()), 0);
@@ -1170,27 +1243,172 @@ mod tests {
             bad[at + 8..at + 16].copy_from_slice(&(new_off as u64).to_le_bytes());
             if e == 0 {
                 bad[at + 16..at + 24].copy_from_slice(&(json.len() as u64).to_le_bytes());
-                bad[at + 24..at + 28].copy_from_slice(&crc32fast::hash(&json).to_le_bytes());
             }
         }
         let total = bad.len() as u64;
         bad[16..24].copy_from_slice(&total.to_le_bytes());
-        let crc = crc32fast::hash(&bad[HEADER_LEN..HEADER_LEN + ENTRY_LEN * table.len()]);
-        bad[24..28].copy_from_slice(&crc.to_le_bytes());
+        recompute_crcs(&mut bad);
+        bad
+    }
+
+    /// Make every checksum match the (possibly mutated) bytes, so that loading gets past the
+    /// CRCs to the structural checks. Entries that point out of bounds are left alone.
+    fn recompute_crcs(bytes: &mut [u8]) {
+        if bytes.len() < HEADER_LEN {
+            return;
+        }
+        let count = u32_at(bytes, 12) as usize;
+        let Some(end) = count.checked_mul(ENTRY_LEN).map(|t| t + HEADER_LEN).filter(|&e| e <= bytes.len()) else {
+            return;
+        };
+        for e in 0..count {
+            let at = HEADER_LEN + e * ENTRY_LEN;
+            let (off, len) = (u64_at(bytes, at + 8), u64_at(bytes, at + 16));
+            if let Some(stop) = off.checked_add(len).filter(|&s| s <= bytes.len() as u64) {
+                let crc = crc32fast::hash(&bytes[off as usize..stop as usize]);
+                bytes[at + 24..at + 28].copy_from_slice(&crc.to_le_bytes());
+            }
+        }
+        let crc = crc32fast::hash(&bytes[HEADER_LEN..end]);
+        bytes[24..28].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Ask a loaded bundle everything a runtime may ask: searches by text and by vector with
+    /// every strategy, with and without a category filter; recommendations for a known user, a
+    /// history, and nobody. Errors are fine; panics are not.
+    fn query_everything(b: &Bundle<AlignedBytes>) {
+        use crate::search::{search, Filter, SearchQuery, SearchScratch, Strategy};
+        use crate::service::{answer_recommend, answer_search, RecommendRequest, Scratch, SearchRequest};
+        let view = b.view();
+        let mut scratch = Scratch::default();
+        let category: Vec<String> = view.category_names.iter().take(1).map(str::to_string).collect();
+        let dim = view.vectors.dim.min(4096);
+        let vector: Vec<f32> = (0..dim).map(|d| if d % 3 == 0 { 0.5 } else { -0.25 }).collect();
+        for filters in [crate::service::Filters::default(), crate::service::Filters { category }] {
+            for req in [
+                SearchRequest { query: Some("product cat1 3".into()), filters: filters.clone(), ..Default::default() },
+                SearchRequest { vector: Some(vector.clone()), filters: filters.clone(), ..Default::default() },
+                SearchRequest {
+                    query: Some("cat2".into()),
+                    vector: Some(vector.clone()),
+                    top_k: Some(100),
+                    filters: filters.clone(),
+                },
+            ] {
+                let _ = answer_search(&view, &req, None, &mut scratch);
+            }
+            let history: Vec<String> = (0..3).map(|i| view.item_ids.get(i).to_string()).collect();
+            for req in [
+                RecommendRequest { user_id: Some(view.user_ids.get(0).to_string()), ..Default::default() },
+                RecommendRequest { history, top_k: Some(100), filters: filters.clone(), ..Default::default() },
+                RecommendRequest { filters, ..Default::default() },
+            ] {
+                let _ = answer_recommend(&view, &req, &mut scratch);
+            }
+        }
+        if view.vectors.dim == vector.len() {
+            let filter = Filter { categories: vec![0], exclude: vec![1, 2] };
+            for strategy in [Strategy::Flat, Strategy::Coarse, Strategy::Graph] {
+                for f in [&crate::search::NO_FILTER, &filter] {
+                    let q = SearchQuery {
+                        vector: Some(&vector),
+                        text: Some("cat3"),
+                        filter: f,
+                        strategy,
+                        ..Default::default()
+                    };
+                    let _ = search(&view, &q, &mut SearchScratch::default());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn inconsistent_counts_are_corrupt_not_panics() {
+        let (bytes, _, _) = fixture_bundle(10, 4, 1);
+        let bad = rewrite_manifest(&bytes, |m| m["counts"]["items"] = 11.into());
         let err = Bundle::load(&bad).expect_err("count mismatch");
+        assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+        // The helper itself changes nothing else: an unedited rewrite loads.
+        query_everything(&Bundle::load(&rewrite_manifest(&bytes, |_| {})).expect("unchanged manifest"));
+    }
+
+    /// Counts whose products wrap around on a 32-bit target (wasm32) to exactly the length the
+    /// sections have: without checked multiplication such a bundle loads there and the first
+    /// query panics or aborts. It must be `Corrupt` on every target.
+    #[test]
+    fn counts_that_wrap_on_32_bit_targets_are_corrupt() {
+        // 4 items × (2 + 2³⁰) dimensions ≡ 4 × 2 (mod 2³²): the 8 bytes of vector codes "fit".
+        let parts = BundleParts {
+            item_ids: (0..4).map(|i| format!("p{i}")).collect(),
+            titles: vec!["a".into(); 4],
+            item_categories: vec![vec![]; 4],
+            vectors: QuantMatrix::from_f32(&[0.6, 0.8, 1.0, 0.0, 0.8, 0.6, 0.0, 1.0], 2),
+            factors: QuantMatrix::from_f32(&[0.1, 0.2, 0.3, 0.4], 1),
+            gram: vec![1.0],
+            popularity: vec![1.0; 4],
+            user_ids: vec!["u".into()],
+            user_history: vec![vec![0, 1]],
+            ..BundleParts::default()
+        };
+        let bytes = parts.to_bytes().expect("bundle");
+        query_everything(&Bundle::load(&bytes).expect("the honest bundle loads"));
+        let bad = rewrite_manifest(&bytes, |m| m["embedding"]["dimensions"] = (2u64 + (1 << 30)).into());
+        let err = Bundle::load(&bad).expect_err("wrapped dimensions");
+        assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+
+        // A graph on 64 items: 64 × 3 × (16 + 2²⁶) ≡ 64 × 3 × 16 (mod 2³²) bytes of layer 0.
+        let (mut parts, vectors) = crate::testutil::fixture_parts(64, 8, 3);
+        parts.vector_extras.graph = Some(crate::testutil::knn_graph(&vectors, 8, 16));
+        let bytes = parts.to_bytes().expect("bundle");
+        query_everything(&Bundle::load(&bytes).expect("the honest graph loads"));
+        let bad = rewrite_manifest(&bytes, |m| m["index"]["degree0"] = (16u64 + (1 << 26)).into());
+        let err = Bundle::load(&bad).expect_err("wrapped degree");
         assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
     }
 
+    /// Manifest fields that size sections, set to arbitrary values (checksums recomputed).
+    const SIZING_FIELDS: [(&str, &str); 9] = [
+        ("counts", "items"),
+        ("counts", "users"),
+        ("counts", "categories"),
+        ("embedding", "dimensions"),
+        ("als", "factors"),
+        ("index", "degree0"),
+        ("index", "degree_upper"),
+        ("index", "ef_search"),
+        ("lexical_terms", ""),
+    ];
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Any byte changed (checksums recomputed, so the structural checks are what stands
+        /// between the bytes and the queries) or any truncation: an error or a bundle that
+        /// answers every query without panicking.
         #[test]
-        fn arbitrary_mutations_never_panic(pos in 0usize..4096, val in any::<u8>(), cut in 0usize..8192) {
-            let (bytes, _, _) = fixture_bundle(12, 4, 6);
+        fn arbitrary_mutations_never_panic(pos in 0usize..16384, val in any::<u8>(), cut in 0usize..16384, graph in any::<bool>()) {
+            let bytes = mutation_fixture(graph);
             let mut bad = bytes.clone();
             let p = pos % bad.len();
             bad[p] = val;
-            let _ = Bundle::load(&bad);
-            let _ = Bundle::load(&bytes[..cut.min(bytes.len())]);
+            recompute_crcs(&mut bad);
+            if let Ok(b) = Bundle::load(&bad) {
+                query_everything(&b);
+            }
+            if let Ok(b) = Bundle::load(&bytes[..cut.min(bytes.len())]) {
+                query_everything(&b);
+            }
+        }
+
+        /// A section-sizing manifest field set to any value: `Corrupt` or a bundle that answers.
+        #[test]
+        fn arbitrary_sizing_counts_never_panic(field in 0usize..SIZING_FIELDS.len(), value in any::<u32>(), graph in any::<bool>()) {
+            let bytes = mutation_fixture(graph);
+            let (a, b) = SIZING_FIELDS[field];
+            let bad = rewrite_manifest(&bytes, |m| if b.is_empty() { m[a] = value.into() } else { m[a][b] = value.into() });
+            if let Ok(b) = Bundle::load(&bad) {
+                query_everything(&b);
+            }
         }
 
         #[test]
@@ -1200,5 +1418,13 @@ mod tests {
             let _ = Bundle::load(&data);
             let _ = Bundle::load(&with_magic);
         }
+    }
+
+    /// A small bundle with every optional section, with or without a graph (built once).
+    fn mutation_fixture(graph: bool) -> Vec<u8> {
+        static BYTES: std::sync::OnceLock<[Vec<u8>; 2]> = std::sync::OnceLock::new();
+        let both =
+            BYTES.get_or_init(|| [fixture_bundle(12, 4, 6).0, crate::testutil::fixture_bundle_with_graph(40, 8, 5).0]);
+        both[graph as usize].clone()
     }
 }

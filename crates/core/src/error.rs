@@ -34,7 +34,7 @@ pub enum Error {
     #[error("bundle has no {0} section")]
     MissingSection(&'static str),
     /// The slice handed in is not aligned for zero-copy access.
-    #[error("bundle bytes must be {required}-byte aligned for zero-copy loading; use OwnedBundle::from_bytes")]
+    #[error("bundle bytes must be {required}-byte aligned for zero-copy loading; use Bundle::load, which copies into aligned storage")]
     Misaligned {
         /// Required alignment in bytes.
         required: usize,

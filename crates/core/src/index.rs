@@ -182,9 +182,13 @@ fn u24(b: &[u8], slot: usize) -> u32 {
 }
 
 impl<'a> GraphView<'a> {
-    /// Check sizes against an item count, so that searching never reads out of bounds.
+    /// Check sizes against an item count, so that searching never reads out of bounds. Sizes
+    /// are multiplied with overflow checks: on wasm32 a crafted degree could otherwise wrap to
+    /// the length a short section really has.
     pub fn validate(&self, items: usize) -> Result<(), String> {
-        if self.degree0 == 0 || self.zero.len() < items * self.degree0 * 3 {
+        let overflow = || "graph sizes overflow".to_string();
+        let slots0 = items.checked_mul(self.degree0).ok_or_else(overflow)?;
+        if self.degree0 == 0 || self.zero.len() / 3 < slots0 {
             return Err(format!("layer 0 holds {} bytes for {items} items", self.zero.len()));
         }
         let mut expect = 0usize;
@@ -195,7 +199,8 @@ impl<'a> GraphView<'a> {
                 return Err("upper layer sizes must be non-increasing and non-zero".into());
             }
             prev = s;
-            expect += s * self.degree_upper * 3;
+            let bytes = s.checked_mul(self.degree_upper).and_then(|x| x.checked_mul(3)).ok_or_else(overflow)?;
+            expect = expect.checked_add(bytes).ok_or_else(overflow)?;
         }
         if self.upper.len() < expect {
             return Err(format!("upper layers hold {} bytes, sizes imply {expect}", self.upper.len()));
@@ -204,7 +209,7 @@ impl<'a> GraphView<'a> {
         if items > 0 && (self.pid_items.len() < ids || self.pid_items.iter().any(|&i| i as usize >= items)) {
             return Err("graph id table is short or names an unknown item".into());
         }
-        for slot in 0..items * self.degree0 {
+        for slot in 0..slots0 {
             let v = u24(self.zero, slot);
             if v != EMPTY && v as usize >= items {
                 return Err(format!("layer 0 neighbour {v} is out of range"));
@@ -500,7 +505,7 @@ mod tests {
     use super::*;
 
     fn clustered(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-        let mut rng = crate::als::SplitMix64::new(seed);
+        let mut rng = crate::math::SplitMix64::new(seed);
         let centers: Vec<f32> = (0..8 * dim).map(|_| rng.next_f32() - 0.5).collect();
         let mut v = Vec::with_capacity(n * dim);
         for i in 0..n {
@@ -539,10 +544,10 @@ mod tests {
         let rf = extras.refine.as_ref().expect("refine");
         let with = IndexView { refine: Some((&rf.codes, &rf.scales)), ..IndexView::default() };
         let q = &v[..dim];
-        let qmu = crate::als::dot(q, &extras.mean);
+        let qmu = crate::math::dot(q, &extras.mean);
         let (mut e8, mut e12) = (0f32, 0f32);
         for i in 0..n {
-            let exact = crate::als::dot(q, &v[i * dim..(i + 1) * dim]);
+            let exact = crate::math::dot(q, &v[i * dim..(i + 1) * dim]);
             e8 += (precise_dot(&view, &IndexView::default(), i, q) + qmu - exact).abs();
             e12 += (precise_dot(&view, &with, i, q) + qmu - exact).abs();
         }
@@ -584,7 +589,7 @@ mod tests {
         for i in 0..n {
             let mut d: Vec<(f32, usize)> = (0..n)
                 .filter(|&j| j != i)
-                .map(|j| (-crate::als::dot(&v[i * dim..(i + 1) * dim], &v[j * dim..(j + 1) * dim]), j))
+                .map(|j| (-crate::math::dot(&v[i * dim..(i + 1) * dim], &v[j * dim..(j + 1) * dim]), j))
                 .collect();
             d.sort_by(|a, b| a.0.total_cmp(&b.0));
             for &(_, j) in d.iter().take(deg - 4) {

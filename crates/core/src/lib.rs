@@ -38,6 +38,7 @@ pub mod embed;
 mod error;
 pub mod index;
 pub mod lexical;
+pub mod math;
 pub mod metrics;
 pub mod quant;
 pub mod recommend;
@@ -47,7 +48,7 @@ pub mod service;
 mod testutil;
 pub mod topk;
 
-pub use bundle::{AlignedBytes, Bundle, BundleParts, BundleView, FusionWeights, Manifest, SearchWeights};
+pub use bundle::{AlignedBytes, Bundle, BundleParts, BundleView, FusionWeights, Manifest, SearchMode, SearchWeights};
 pub use embed::{HashEmbedder, HASH_MODEL};
 pub use error::{Error, Result};
 pub use quant::QuantMatrix;

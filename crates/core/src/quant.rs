@@ -1,8 +1,14 @@
-//! int8 scalar quantization with one scale per row (symmetric: `v ≈ code × scale`).
+//! int8 codes with one f32 scale per row, and the dot products over them.
 //!
-//! Per-row scales keep every vector's relative error bounded by `0.5 / 127` of its largest
-//! component, whatever the spread between vectors; a dot product is an exact integer sum times two
-//! scales, so it gives identical results on every target.
+//! [`QuantMatrix::from_f32`] (used for the ALS factors) is symmetric max-abs quantization,
+//! `v ≈ code × scale`, so each component's error is at most `0.5 / 127` of the row's largest.
+//! Item vectors are coded differently, by [`crate::index::encode`]: codes of `v − μ` (the
+//! catalog mean, carried in [`QuantView::mean`]) with a scale chosen to keep each row's
+//! projection on itself, so their error is orthogonal to `v − μ` rather than bounded as above.
+//!
+//! int8 · int8 products are exact integer sums (then times the scales), so every target gets the
+//! same value; f32 · int8 products ([`QuantView::dot_f32_centered`]) sum in a fixed order for the
+//! same reason.
 
 /// An owned quantized matrix (what the writer takes).
 #[derive(Debug, Clone, Default, PartialEq)]

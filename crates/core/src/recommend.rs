@@ -1,5 +1,8 @@
-//! Hybrid recommendations: ALS fold-in, content similarity to the history, popularity; each source
-//! standardized (z-score over the catalog) and combined with the bundle's fusion weights.
+//! Hybrid recommendations from four sources: ALS fold-in (collaborative), content similarity to
+//! the history's vector centroid, item-to-item neighbour weights (EASE, when the bundle stores
+//! them) and popularity. Each source is standardized (z-score over the catalog) by
+//! [`source_scores`] and combined by [`fuse`] with the bundle's fusion weights; offline evaluation
+//! (`shopai evaluate`/`tune`) calls the same two functions, so what is measured is what is served.
 
 use crate::als::solve_row_exact;
 use crate::bundle::{BundleView, FusionWeights};
@@ -37,7 +40,7 @@ pub struct Recommendation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
-    /// Fused ALS + content + popularity.
+    /// Fused ALS + content + item-to-item + popularity.
     Hybrid,
     /// No usable history: popularity only.
     Popularity,
@@ -70,9 +73,19 @@ impl RecScratch {
     pub fn item(&self) -> &[f32] {
         &self.item
     }
+    /// Every source's standardized score of item `i` from the last [`source_scores`] call.
+    pub fn parts(&self, i: usize) -> ScoreParts {
+        ScoreParts {
+            vector: self.vector[i],
+            collab: self.collab[i],
+            popularity: self.popularity[i],
+            item: self.item[i],
+        }
+    }
 }
 
-/// Scores of every item from each source, standardized; exposed for evaluation and tuning.
+/// Scores of every item from each source, standardized (read them back with
+/// [`RecScratch::parts`]); exposed for evaluation and tuning.
 pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecScratch) -> Result<()> {
     let n = view.n_items();
     let k = view.factors.dim;
@@ -80,10 +93,7 @@ pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecSc
     scratch.vector.resize(n, 0.0);
     scratch.popularity.resize(n, 0.0);
     scratch.item.resize(n, 0.0);
-    for (p, &c) in scratch.popularity.iter_mut().zip(view.popularity) {
-        *p = c.max(0.0).ln_1p();
-    }
-    standardize(&mut scratch.popularity);
+    popularity_source(view.popularity, &mut scratch.popularity);
     scratch.item.fill(0.0);
     if history.is_empty() {
         scratch.collab.fill(0.0);
@@ -102,8 +112,10 @@ pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecSc
     let items: Vec<(u32, f32)> = history.iter().map(|&i| (i, 1.0)).collect();
     let user =
         solve_row_exact(view.gram, k, view.manifest.als.alpha, &items, |i, out| view.factors.dequantize_into(i, out))?;
+    // `mean · x` is the same for every item: once per request, added exactly as `dot_f32` adds it.
+    let fmean: f32 = view.factors.mean.iter().zip(&user).map(|(m, v)| m * v).sum();
     for (i, s) in scratch.collab.iter_mut().enumerate() {
-        *s = view.factors.dot_f32(i, &user);
+        *s = view.factors.dot_f32_centered(i, &user) + fmean;
     }
     standardize(&mut scratch.collab);
 
@@ -114,11 +126,27 @@ pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecSc
         view.vectors.dequantize_into(h as usize, &mut row);
         centroid.iter_mut().zip(&row).for_each(|(c, r)| *c += r);
     }
+    let vmean: f32 = view.vectors.mean.iter().zip(&centroid).map(|(m, v)| m * v).sum();
     for (i, s) in scratch.vector.iter_mut().enumerate() {
-        *s = view.vectors.dot_f32(i, &centroid);
+        *s = view.vectors.dot_f32_centered(i, &centroid) + vmean;
     }
     standardize(&mut scratch.vector);
     Ok(())
+}
+
+/// The popularity source from raw counts (or time-decayed counts): `log(1 + max(count, 0))`,
+/// standardized. Evaluation uses it to try other popularity variants than the bundle's.
+pub fn popularity_source(counts: &[f32], out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(counts.iter().map(|&c| c.max(0.0).ln_1p()));
+    standardize(out);
+}
+
+/// The fused score of one item: each standardized source times its weight, summed in this
+/// order. The one place the formula lives; [`recommend`] and offline evaluation both call it.
+#[inline]
+pub fn fuse(w: &FusionWeights, parts: &ScoreParts) -> f32 {
+    w.vector * parts.vector + w.collab * parts.collab + w.popularity * parts.popularity + w.item * parts.item
 }
 
 /// Subtract the mean and divide by the standard deviation (a constant source becomes all zeros).
@@ -135,7 +163,9 @@ pub fn standardize(v: &mut [f32]) {
     }
 }
 
-/// Recommend `top_k` items for a history of item indices.
+/// Recommend `top_k` items for a history of item indices: [`source_scores`], then [`fuse`] with
+/// `weights` over the items `filter` allows, best first (ties by item index). An empty history
+/// ranks by popularity alone.
 pub fn recommend(
     view: &BundleView<'_>,
     history: &[u32],
@@ -158,11 +188,7 @@ pub fn recommend(
         if !filter.allows(view, i as u32) {
             continue;
         }
-        let s = w.vector * scratch.vector[i]
-            + w.collab * scratch.collab[i]
-            + w.popularity * scratch.popularity[i]
-            + w.item * scratch.item[i];
-        scratch.top.push(i as u32, s);
+        scratch.top.push(i as u32, fuse(&w, &scratch.parts(i)));
     }
     let top: Vec<Scored> = scratch.top.drain_sorted();
     let recs = top
@@ -172,12 +198,7 @@ pub fn recommend(
             Recommendation {
                 item: s.item,
                 score: s.score,
-                parts: ScoreParts {
-                    vector: scratch.vector[i],
-                    collab: scratch.collab[i],
-                    popularity: scratch.popularity[i],
-                    item: scratch.item[i],
-                },
+                parts: scratch.parts(i),
                 because: explain(view, &hist, s.item, w),
             }
         })

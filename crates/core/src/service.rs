@@ -4,11 +4,11 @@
 //! Field names are snake_case; the JS-style camelCase spellings (`topK`, `userId`,
 //! `excludeSeen`, `text`) are accepted as aliases. Unknown fields are rejected so typos surface.
 
-use crate::bundle::BundleView;
+use crate::bundle::{BundleView, Manifest};
 use crate::embed::{HashEmbedder, HASH_MODEL};
 use crate::error::{Error, Result};
 use crate::recommend::{recommend, RecScratch, ScoreParts, Source};
-use crate::search::{hybrid_search_with, Filter, Hit, SearchOptions, SearchScratch};
+use crate::search::{search, Filter, Hit, SearchQuery, SearchScratch};
 use serde::{Deserialize, Serialize};
 
 /// Largest `top_k` any request may ask for; larger values are clamped.
@@ -71,7 +71,9 @@ pub struct ItemResult {
     pub product_id: String,
     /// Title.
     pub title: String,
-    /// Score (cosine for search, fused z-score for recommendations).
+    /// Ranking score: for search, the inner product with the query plus the weighted lexical
+    /// part, or the reciprocal-rank fusion score when the bundle's search mode is `rrf`; for
+    /// recommendations, the fused z-score.
     pub score: f32,
     /// Categories.
     pub categories: Vec<String>,
@@ -147,14 +149,66 @@ fn item_result(view: &BundleView<'_>, item: u32, score: f32) -> ItemResult {
     }
 }
 
+/// What a runtime must do before core can answer a search request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "plan")]
+pub enum QueryPlan {
+    /// Core answers as is: the request carries a vector, or has no text, or core embeds the
+    /// text itself (the bundle's model is the built-in hashing embedder).
+    Answer,
+    /// Embed `text` with `model` (`dimensions` long) and pass the vector to
+    /// [`answer_search_with`]; without one the answer is lexical only and says why.
+    EmbedQuery {
+        /// Query text.
+        text: String,
+        /// Model the bundle names.
+        model: String,
+        /// Dimensions the bundle expects.
+        dimensions: usize,
+        /// The `dimensions` parameter to send with the request (the product vectors were asked
+        /// for with it); `None`: send none, the model's own size is the bundle's.
+        request_dimensions: Option<u32>,
+    },
+}
+
+impl QueryPlan {
+    /// Whether the runtime must fetch a query vector.
+    pub fn needs_query_vector(&self) -> bool {
+        matches!(self, Self::EmbedQuery { .. })
+    }
+}
+
+/// The embedder core runs itself for this bundle's queries, if it has one (the hashing
+/// embedder); `None` means query texts must be embedded outside core by the bundle's model.
+pub fn local_embedder(manifest: &Manifest) -> Option<HashEmbedder> {
+    (manifest.embedding.model == HASH_MODEL).then(|| HashEmbedder::new(manifest.embedding.dimensions as usize))
+}
+
+/// Decide whether `req` needs a query vector from outside core: the one place this is decided
+/// (the edge, the npm package's `needsQueryVector` and `shopai evaluate-search` all ask here).
+pub fn plan_query(manifest: &Manifest, req: &SearchRequest) -> QueryPlan {
+    match &req.query {
+        Some(text) if req.vector.is_none() && !text.trim().is_empty() && local_embedder(manifest).is_none() => {
+            QueryPlan::EmbedQuery {
+                text: text.clone(),
+                model: manifest.embedding.model.clone(),
+                dimensions: manifest.embedding.dimensions as usize,
+                request_dimensions: manifest.embedding.request_dimensions,
+            }
+        }
+        _ => QueryPlan::Answer,
+    }
+}
+
 /// Embed query text with the bundle's own embedder, when core has it (the hashing embedder).
 /// For any other model the runtime must embed the text and pass a vector.
 pub fn embed_query_locally(view: &BundleView<'_>, text: &str) -> Result<Vec<f32>> {
-    let model = &view.manifest.embedding.model;
-    if model != HASH_MODEL {
-        return Err(Error::EmbedderMismatch { expected: model.clone(), actual: HASH_MODEL.into() });
+    match local_embedder(view.manifest) {
+        Some(e) => Ok(e.embed(text)),
+        None => {
+            Err(Error::EmbedderMismatch { expected: view.manifest.embedding.model.clone(), actual: HASH_MODEL.into() })
+        }
     }
-    Ok(HashEmbedder::new(view.vectors.dim).embed(text))
 }
 
 /// Answer a search. `query_vector` is the runtime's embedding of `req.query`, if it made one;
@@ -206,9 +260,9 @@ pub fn answer_search_with(
         (None, None, None) => None,
     };
     let filter = Filter::default().with_category_names(view, &req.filters.category)?;
-    let opts = SearchOptions { rrf: view.manifest.search.mode == "rrf", ..SearchOptions::default() };
-    let hits =
-        hybrid_search_with(view, vector, text, view.manifest.search.lexical, k, &filter, opts, &mut scratch.search)?;
+    // The bundle's weights and index settings: what `shopai evaluate-search` chose.
+    let query = SearchQuery { vector, text, top_k: k, filter: &filter, ..SearchQuery::default() };
+    let hits = search(view, &query, &mut scratch.search)?.hits;
     Ok(SearchResponse {
         results: hits
             .iter()
@@ -253,4 +307,69 @@ pub fn answer_recommend(
         })
         .collect();
     Ok(RecommendResponse { results, version: view.manifest.version.clone(), source, unknown_ids })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Bundle, BundleParts, QuantMatrix};
+
+    fn manifest(model: &str) -> Manifest {
+        let mut m = Manifest::default();
+        m.embedding.model = model.into();
+        m.embedding.dimensions = 8;
+        m
+    }
+
+    fn text(q: &str) -> SearchRequest {
+        SearchRequest { query: Some(q.into()), ..SearchRequest::default() }
+    }
+
+    #[test]
+    fn plan_query_asks_for_a_vector_only_when_core_cannot_embed_the_text() {
+        let hash = manifest(HASH_MODEL);
+        let minilm = manifest("all-MiniLM-L6-v2");
+        assert_eq!(plan_query(&hash, &text("red shoe")), QueryPlan::Answer);
+        assert!(local_embedder(&hash).is_some() && local_embedder(&minilm).is_none());
+        assert_eq!(
+            plan_query(&minilm, &text("red shoe")),
+            QueryPlan::EmbedQuery {
+                text: "red shoe".into(),
+                model: "all-MiniLM-L6-v2".into(),
+                dimensions: 8,
+                request_dimensions: None
+            }
+        );
+        assert!(plan_query(&minilm, &text("red shoe")).needs_query_vector());
+        let with_vector = SearchRequest { vector: Some(vec![0.0; 8]), ..text("red shoe") };
+        assert_eq!(plan_query(&minilm, &with_vector), QueryPlan::Answer, "the request carries its vector");
+        assert_eq!(plan_query(&minilm, &text("   ")), QueryPlan::Answer, "nothing to embed");
+        assert_eq!(plan_query(&minilm, &SearchRequest::default()), QueryPlan::Answer);
+    }
+
+    /// What `plan_query` promises holds: a request it answers directly gets a semantic answer;
+    /// one it says needs a vector is lexical only (and says so) when none is given.
+    #[test]
+    fn answers_follow_the_plan() {
+        let titles = ["red running shoe", "blue denim jacket"];
+        let mut parts = BundleParts {
+            item_ids: vec!["a".into(), "b".into()],
+            titles: titles.iter().map(|t| t.to_string()).collect(),
+            item_categories: vec![vec![], vec![]],
+            vectors: QuantMatrix::from_f32(&HashEmbedder::new(8).embed(titles[0]).repeat(2), 8),
+            factors: QuantMatrix::from_f32(&[0.1, 0.2], 1),
+            gram: vec![1.0],
+            popularity: vec![1.0, 2.0],
+            lexical: Some(crate::lexical::LexicalIndex::build(&titles)),
+            ..BundleParts::default()
+        };
+        for (model, degraded) in [(HASH_MODEL, false), ("all-MiniLM-L6-v2", true)] {
+            parts.manifest.embedding.model = model.into();
+            let b = Bundle::load(&parts.to_bytes().expect("bundle")).expect("load");
+            let req = text("running shoe");
+            assert_eq!(plan_query(b.manifest(), &req).needs_query_vector(), degraded);
+            let res = answer_search(&b.view(), &req, None, &mut Scratch::default()).expect("answer");
+            assert_eq!(res.degraded.is_some(), degraded, "{model}");
+        }
+    }
 }

@@ -1,12 +1,13 @@
 //! ShopAI for the storefront's browser: an [`Engine`] loads a bundle and answers `search` and
 //! `recommend` client-side. Each method converts JS values, calls shopai-core, converts back;
-//! every error becomes a JS exception with a message (never a trap). No API key lives here:
-//! text queries for non-hashing bundles are embedded by the caller (e.g. the edge's
-//! `/v1/embeddings` route) and passed as `vector`.
+//! every error becomes a JS exception with a message, and a panic (a bug) is logged to the
+//! console with its message and location before the trap. No API key lives here: when
+//! `engine.needsQueryVector(request)` says so (core decides), the caller embeds the text with the
+//! bundle's model (e.g. through the edge's `/v1/embeddings` route) and passes it as `vector`.
 #![deny(missing_docs)]
 
 use serde::Serialize;
-use shopai_core::service::{self, RecommendRequest, Scratch, SearchRequest};
+use shopai_core::service::{self, plan_query, RecommendRequest, Scratch, SearchRequest};
 use shopai_core::{AlignedBytes, Bundle};
 use wasm_bindgen::prelude::*;
 
@@ -20,7 +21,7 @@ export interface SearchRequest { text?: string; query?: string; vector?: number[
 export interface RecommendRequest { userId?: string; history?: string[]; topK?: number; excludeSeen?: boolean; filters?: Filters }
 /** Standardized score per recommendation source. */
 export interface ScoreParts { vector: number; collab: number; popularity: number; item: number }
-/** Search score parts: cosine and normalized BM25. */
+/** Search score parts: inner product of query and item vectors (the cosine for unit vectors) and BM25 / the query's best BM25. */
 export interface SearchParts { vector: number; lexical: number }
 /** One result. */
 export interface ItemResult { product_id: string; title: string; score: number; categories: string[]; parts?: ScoreParts | SearchParts; because?: string[] }
@@ -31,6 +32,13 @@ export interface RecommendResponse { results: ItemResult[]; version: string; sou
 /** The bundle manifest. */
 export interface Manifest { version: string; model_id: string; created_at: string; counts: { items: number; users: number; categories: number; interactions: number }; embedding: { model: string; dimensions: number; quantization: string }; [key: string]: unknown }
 "#;
+
+/// Runs when the module is instantiated: route Rust panics to `console.error` with their
+/// message and location instead of an opaque "unreachable" trap.
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -93,6 +101,25 @@ impl Engine {
     ) -> Result<JsValue, JsError> {
         let req: SearchRequest = serde_wasm_bindgen::from_value(request).map_err(js_err)?;
         to_js(&service::answer_search(&self.bundle.view(), &req, None, &mut self.scratch).map_err(js_err)?)
+    }
+
+    /// Whether `request` needs a query vector from outside (core's `plan_query`): true for a
+    /// text query on a bundle embedded by a model core does not run, when no `vector` is given.
+    /// Embed the text with `manifest().embedding.model` and pass it as `vector`; without one the
+    /// answer is lexical only and says so in `degraded`.
+    #[wasm_bindgen(js_name = needsQueryVector)]
+    pub fn needs_query_vector(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SearchRequest")] request: JsValue,
+    ) -> Result<bool, JsError> {
+        let req: SearchRequest = serde_wasm_bindgen::from_value(request).map_err(js_err)?;
+        Ok(plan_query(self.bundle.manifest(), &req).needs_query_vector())
+    }
+
+    /// Every category name in the bundle, in bundle order (what `filters.category` accepts).
+    #[wasm_bindgen(unchecked_return_type = "string[]")]
+    pub fn categories(&self) -> Result<JsValue, JsError> {
+        to_js(&self.bundle.view().category_names.iter().collect::<Vec<&str>>())
     }
 
     /// Recommend for a `userId` and/or a `history` of product ids.

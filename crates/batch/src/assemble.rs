@@ -1,0 +1,155 @@
+//! A dataset → a bundle's bytes: train ALS, embed item texts (unless a provider already did),
+//! build the vector index, the lexical index and the item-to-item neighbours, and assemble the
+//! sections with their manifest. Training for `tune`/`evaluate` and `shopai build` alike. Item
+//! factors trained elsewhere (`data::factors`, e.g. by Spark) replace the ALS training step; the
+//! rest, fold-in's Gram matrix included, is the same.
+
+use crate::config::Confidence;
+use crate::data::dataset::{Dataset, Row};
+use crate::data::factors::{trained_items, ItemFactors};
+use crate::index::{ease, popularity::popularity, vectors};
+use crate::io::progress;
+use anyhow::{Context, Result};
+use shopai_core::als::{gram, train, AlsConfig};
+use shopai_core::{BundleParts, FusionWeights, HashEmbedder, Manifest, QuantMatrix, HASH_MODEL};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Validated configuration of a build.
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    /// Where to write the bundle.
+    pub out: PathBuf,
+    /// Hashing-embedder dimensions.
+    pub dims: usize,
+    /// ALS hyper-parameters.
+    pub als: AlsConfig,
+    /// Fusion weights stored in the bundle.
+    pub fusion: FusionWeights,
+    /// Show progress bars.
+    pub progress: bool,
+    /// Evaluation summary to record in the manifest.
+    pub eval: Option<serde_json::Value>,
+    /// Item-to-item source: EASE λ and neighbours kept per item (None: no item-to-item section).
+    pub ease: Option<(f32, usize)>,
+    /// Popularity half-life in days (None: plain interaction counts).
+    pub popularity_half_life_days: Option<f32>,
+    /// How ratings become ALS interaction values.
+    pub confidence: Confidence,
+    /// Vector index.
+    pub index: vectors::IndexOptions,
+    /// Hybrid search setting (from `shopai evaluate-search`).
+    pub search: shopai_core::SearchWeights,
+    /// Item factors trained elsewhere (`--als-factors`, e.g. Spark): used instead of training ALS.
+    pub als_factors: Option<Arc<ItemFactors>>,
+}
+
+impl BuildConfig {
+    /// Defaults around the given embedder size and ALS settings: default fusion weights, no
+    /// EASE, plain popularity, binary confidence, automatic index, default search setting.
+    pub fn new(dims: usize, als: AlsConfig, progress: bool) -> Self {
+        Self {
+            out: PathBuf::new(),
+            dims,
+            als,
+            fusion: FusionWeights::default(),
+            progress,
+            eval: None,
+            ease: None,
+            popularity_half_life_days: None,
+            confidence: Default::default(),
+            index: Default::default(),
+            search: Default::default(),
+            als_factors: None,
+        }
+    }
+}
+
+/// Train, embed and assemble a bundle from `train` interactions of `data`.
+pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, source_hash: &str) -> Result<Vec<u8>> {
+    let matrix = data.matrix(train_rows, cfg.confidence);
+    let (item_factors, k, iterations) = match &cfg.als_factors {
+        Some(f) => (f.align(&data.item_ids, &trained_items(data.item_ids.len(), train_rows))?, f.dim, 0),
+        None => {
+            let pb = progress::bar(cfg.progress, cfg.als.iterations as u64, "ALS");
+            let model = train(&matrix, &cfg.als, |_| pb.inc(1)).context("training ALS")?;
+            pb.finish_and_clear();
+            (model.item_factors, cfg.als.factors, cfg.als.iterations as u32)
+        }
+    };
+
+    let (embed_model, dims, vectors) = match &data.vectors {
+        Some(v) => (v.model.clone(), v.dims, v.values.clone()),
+        None => {
+            let embedder = HashEmbedder::new(cfg.dims);
+            let mut v = vec![0f32; data.item_ids.len() * cfg.dims];
+            for (text, out) in data.texts.iter().zip(v.chunks_mut(cfg.dims)) {
+                embedder.embed_into(text, out);
+            }
+            (HASH_MODEL.to_string(), cfg.dims, v)
+        }
+    };
+
+    let factors = QuantMatrix::from_f32(&item_factors, k);
+    // Fold-in must see the factors the runtimes see: the Gram matrix is built from the dequantized ones.
+    let mut deq = vec![0f32; item_factors.len()];
+    for (i, out) in deq.chunks_mut(k).enumerate() {
+        factors.view().dequantize_into(i, out);
+    }
+    let user_history: Vec<Vec<u32>> = (0..matrix.rows()).map(|u| matrix.row(u).0.to_vec()).collect();
+    let now = chrono::Utc::now();
+    let short: String = embed_model.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    // "ext": the factors were trained elsewhere (their iteration count is then recorded as 0).
+    let ext = if cfg.als_factors.is_some() { "ext" } else { "" };
+    let model_id = format!("als{k}{ext}-{short}-d{dims}");
+    let manifest = Manifest {
+        version: format!("{model_id}-{}", now.format("%Y%m%d")),
+        model_id,
+        created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        source_hash: source_hash.to_string(),
+        counts: shopai_core::bundle::Counts { interactions: train_rows.len() as u64, ..Default::default() },
+        embedding: shopai_core::bundle::EmbeddingInfo {
+            model: embed_model,
+            dimensions: dims as u32,
+            request_dimensions: data.vectors.as_ref().and_then(|v| v.requested_dimensions),
+            quantization: "int8-centered-projection-preserving".into(),
+        },
+        als: shopai_core::bundle::AlsInfo {
+            factors: k as u32,
+            regularization: cfg.als.regularization,
+            alpha: cfg.als.alpha,
+            iterations,
+        },
+        fusion: cfg.fusion,
+        search: cfg.search,
+        eval: cfg.eval.clone(),
+        index: shopai_core::bundle::IndexInfo {
+            ef_search: cfg.index.graph.ef_search as u32,
+            ef_construction: cfg.index.graph.ef_construction as u32,
+            builder: "instant-distance 0.6".into(),
+            ..Default::default()
+        },
+        ..Manifest::default()
+    };
+    let (codes, vector_extras) = vectors::build_index(&vectors, dims, &cfg.index, cfg.progress)?;
+    let parts = BundleParts {
+        manifest,
+        item_ids: data.item_ids.clone(),
+        titles: data.titles.clone(),
+        category_names: data.category_names.clone(),
+        item_categories: data.item_categories.clone(),
+        vectors: codes,
+        vector_extras,
+        factors,
+        gram: gram(&deq, k, cfg.als.regularization),
+        popularity: popularity(data.item_ids.len(), train_rows, cfg.popularity_half_life_days),
+        user_ids: data.user_ids.clone(),
+        user_history,
+        lexical: Some(shopai_core::lexical::LexicalIndex::build(&data.texts)),
+        item_neighbors: match cfg.ease {
+            Some((lambda, k)) => ease::neighbors(&matrix, lambda, k).unwrap_or_default(),
+            None => Vec::new(),
+        },
+    };
+    Ok(parts.to_bytes()?)
+}

@@ -1,0 +1,122 @@
+//! The component's configuration, read once per instance (a Spin variable lookup is a host call;
+//! doing it per request showed up in the profile).
+
+use crate::answer::ChatConfig;
+use crate::log::QueryLog;
+use crate::upstream::Limits;
+
+/// Everything the host reads from the environment (and, with the `spin` feature, Spin variables).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `SHOPAI_BUNDLE_PATH`.
+    pub bundle_path: String,
+    /// `SHOPAI_EMBEDDINGS_URL`: OpenAI-compatible base URL (empty: none).
+    pub embeddings_url: String,
+    /// `SHOPAI_EMBEDDINGS_API_KEY` (never logged).
+    pub embeddings_api_key: String,
+    /// `SHOPAI_LOG_QUERY`: plain, hash or drop.
+    pub log_query: QueryLog,
+    /// Limits toward the embeddings endpoint.
+    pub limits: Limits,
+    /// `SHOPAI_EMBED_CACHE_ENTRIES` (1,024).
+    pub embed_cache_entries: usize,
+    /// `SHOPAI_ANSWER_CACHE_ENTRIES` (1,024; 0 turns the answer cache off).
+    pub answer_cache_entries: usize,
+    /// `SHOPAI_ANSWER_CACHE_BYTES` (8 MiB; 0 turns the answer cache off).
+    pub answer_cache_bytes: usize,
+    /// The chat model for generated answers.
+    pub chat: ChatConfig,
+    /// Problems found while reading (logged once; defaults used instead).
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    /// Build from a lookup of upper-case names without the `SHOPAI_` prefix (`BUNDLE_PATH`, …).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut warnings = Vec::new();
+        let mut num = |key: &str, default: f64| -> f64 {
+            match get(key) {
+                None => default,
+                Some(v) if v.trim().is_empty() => default,
+                Some(v) => match v.trim().parse::<f64>() {
+                    Ok(x) if x.is_finite() && x >= 0.0 => x,
+                    _ => {
+                        warnings.push(format!("SHOPAI_{key}={v:?} is not a non-negative number; using {default}"));
+                        default
+                    }
+                },
+            }
+        };
+        let d = Limits::default();
+        let limits = Limits {
+            timeout_ms: num("EMBED_TIMEOUT_MS", d.timeout_ms as f64) as u64,
+            requests_per_s: num("EMBED_RPS", d.requests_per_s),
+            tokens_per_min: num("EMBED_TPM", d.tokens_per_min),
+            breaker_failures: num("BREAKER_FAILURES", d.breaker_failures as f64) as u32,
+            breaker_cooldown_ms: num("BREAKER_COOLDOWN_MS", d.breaker_cooldown_ms as f64) as u64,
+        };
+        let embed_cache_entries = num("EMBED_CACHE_ENTRIES", 1024.0) as usize;
+        let answer_cache_entries = num("ANSWER_CACHE_ENTRIES", 1024.0) as usize;
+        let answer_cache_bytes = num("ANSWER_CACHE_BYTES", (8 << 20) as f64) as usize;
+        let chat_max_tokens = num("ANSWER_MAX_TOKENS", 120.0) as u32;
+        let chat_timeout_ms = num("ANSWER_TIMEOUT_MS", 2000.0) as u64;
+        let chat_price = num("CHAT_USD_PER_MILLION_TOKENS", 0.0);
+        let log_query = match get("LOG_QUERY") {
+            None => QueryLog::Plain,
+            Some(v) => QueryLog::parse(&v).unwrap_or_else(|| {
+                warnings.push(format!("SHOPAI_LOG_QUERY={v:?} is not plain, hash or drop; hashing"));
+                QueryLog::Hash
+            }),
+        };
+        let embeddings_url = get("EMBEDDINGS_URL").unwrap_or_default();
+        let embeddings_api_key = get("EMBEDDINGS_API_KEY").unwrap_or_default();
+        let chat = ChatConfig {
+            url: get("CHAT_URL").filter(|v| !v.is_empty()).unwrap_or_else(|| embeddings_url.clone()),
+            api_key: get("CHAT_API_KEY").filter(|v| !v.is_empty()).unwrap_or_else(|| embeddings_api_key.clone()),
+            model: get("CHAT_MODEL").unwrap_or_default(),
+            max_tokens: chat_max_tokens,
+            timeout_ms: chat_timeout_ms,
+            usd_per_million_tokens: chat_price,
+        };
+        Self {
+            bundle_path: get("BUNDLE_PATH")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| crate::DEFAULT_BUNDLE_PATH.into()),
+            embeddings_url,
+            embeddings_api_key,
+            log_query,
+            limits,
+            embed_cache_entries,
+            answer_cache_entries,
+            answer_cache_bytes,
+            chat,
+            warnings,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_overrides_and_bad_values() {
+        let c = Config::from_lookup(|_| None);
+        assert_eq!(c.bundle_path, crate::DEFAULT_BUNDLE_PATH);
+        assert_eq!(c.limits, Limits::default());
+        assert_eq!(c.log_query, QueryLog::Plain);
+        assert!(c.warnings.is_empty());
+        let c = Config::from_lookup(|k| match k {
+            "EMBED_TIMEOUT_MS" => Some("150".into()),
+            "ANSWER_CACHE_BYTES" => Some("0".into()),
+            "EMBED_RPS" => Some("lots".into()),
+            "LOG_QUERY" => Some("secret".into()),
+            _ => None,
+        });
+        assert_eq!(c.limits.timeout_ms, 150);
+        assert_eq!(c.answer_cache_bytes, 0);
+        assert_eq!(c.limits.requests_per_s, Limits::default().requests_per_s);
+        assert_eq!(c.log_query, QueryLog::Hash, "an unknown privacy setting fails closed");
+        assert_eq!(c.warnings.len(), 2);
+    }
+}

@@ -1,0 +1,437 @@
+//! The wasi:http side: per-instance state, caches, the guarded embeddings call, the log line.
+//! Decisions live in [`crate::api`], [`crate::cache`], [`crate::upstream`]; this file moves bytes.
+//!
+//! A wasm instance is single-threaded; requests that share an instance interleave only at
+//! `.await`, and no `RefCell` borrow here is held across one.
+
+use crate::api::{self, Answer, Plan, Query, Reply, State, MAX_BODY_BYTES};
+use crate::cache::{AnswerCache, CachedAnswer, EmbeddingCache};
+use crate::config::Config;
+use crate::loader::Loader;
+use crate::log::LogLine;
+use crate::upstream::{estimate_tokens, Guard};
+use bytes::Bytes;
+use futures::future::{select, Either};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::json;
+use shopai_core::service::Scratch;
+use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::http::{FullBody, IntoResponse, Request};
+use spin_sdk::http_service;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+struct Instance {
+    config: Config,
+    epoch: Instant,
+    bundle: RefCell<Loader>,
+    scratch: RefCell<Scratch>,
+    embeddings: RefCell<EmbeddingCache>,
+    answers: RefCell<AnswerCache>,
+    guard: RefCell<Guard>,
+    chat_cost_usd: Cell<f64>,
+}
+
+thread_local! {
+    static INSTANCE: Cell<Option<&'static Instance>> = const { Cell::new(None) };
+}
+
+impl Instance {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// The bundle: loaded once and kept; a failure is retried after a back-off.
+    fn state(&self) -> Rc<State> {
+        self.bundle.borrow_mut().get(Instant::now(), || {
+            let started = Instant::now();
+            let s = State::from_file(&self.config.bundle_path);
+            // Not a request line (no `route`): one per instance, so a log shows how often
+            // instances are made and what loading costs.
+            let event = match (&s.bundle, s.view()) {
+                (Ok(b), Some(v)) => json!({"source": "edge", "event": "bundle_loaded", "version": v.manifest.version,
+                    "bytes": b.len_bytes(), "load_ms": ms(started)}),
+                (Err(e), _) => json!({"source": "edge", "event": "bundle_failed", "error": e, "load_ms": ms(started)}),
+                (Ok(_), None) => json!({"source": "edge", "event": "bundle_failed", "load_ms": ms(started)}),
+            };
+            emit(event.to_string());
+            s
+        })
+    }
+}
+
+async fn config() -> Config {
+    #[cfg(feature = "spin")]
+    let spin = {
+        // Only the variables spin.toml declares; everything else comes from the environment.
+        let mut vars = std::collections::HashMap::new();
+        for key in ["bundle_path", "embeddings_url", "embeddings_api_key"] {
+            if let Ok(v) = spin_sdk::variables::get(key).await {
+                if !v.is_empty() {
+                    vars.insert(key.to_uppercase(), v);
+                }
+            }
+        }
+        vars
+    };
+    Config::from_lookup(|key| {
+        #[cfg(feature = "spin")]
+        if let Some(v) = spin.get(key) {
+            return Some(v.clone());
+        }
+        std::env::var(format!("SHOPAI_{key}")).ok()
+    })
+}
+
+async fn instance() -> &'static Instance {
+    if let Some(i) = INSTANCE.with(Cell::get) {
+        return i;
+    }
+    let config = config().await;
+    // Another request may have finished first while this one awaited the variables.
+    if let Some(i) = INSTANCE.with(Cell::get) {
+        return i;
+    }
+    for w in &config.warnings {
+        emit(json!({"source": "edge", "warning": w}).to_string());
+    }
+    let i: &'static Instance = Box::leak(Box::new(Instance {
+        epoch: Instant::now(),
+        bundle: RefCell::new(Loader::Never),
+        scratch: RefCell::new(Scratch::default()),
+        embeddings: RefCell::new(EmbeddingCache::new(config.embed_cache_entries)),
+        answers: RefCell::new(AnswerCache::new(config.answer_cache_entries, config.answer_cache_bytes)),
+        guard: RefCell::new(Guard::new(config.limits)),
+        chat_cost_usd: Cell::new(0.0),
+        config,
+    }));
+    INSTANCE.with(|c| c.set(Some(i)));
+    i
+}
+
+/// One attempt's failure and whether it is worth the one retry.
+type AttemptError = (String, bool);
+
+/// POST `body` to `url` with a bearer `key`; the body of a 2xx answer.
+async fn post(url: &str, key: &str, body: Bytes) -> Result<Vec<u8>, AttemptError> {
+    // An explicit length: without it the body goes out chunked, which some OpenAI-compatible
+    // servers (Python's http.server among them) do not read.
+    let mut b = http::Request::builder()
+        .method("POST")
+        .uri(url)
+        .header("content-type", "application/json")
+        .header("content-length", body.len());
+    if !key.is_empty() {
+        b = b.header("authorization", format!("Bearer {key}"));
+    }
+    let req = b.body(FullBody::new(body)).map_err(|e| (e.to_string(), false))?;
+    let resp = spin_sdk::http::send(req).await.map_err(|e| (format!("calling the endpoint: {e:?}"), true))?;
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().bytes().await.map_err(|e| (format!("reading the response: {e:?}"), true))?;
+    if (200..300).contains(&status) {
+        Ok(bytes.to_vec())
+    } else {
+        Err((format!("endpoint answered HTTP {status}"), status == 429 || status >= 500))
+    }
+}
+
+/// [`post`] bounded by `within` (a timeout is not worth a retry: the budget is spent).
+async fn post_within(
+    url: &str,
+    key: &str,
+    body: Bytes,
+    within: Duration,
+    budget_ms: u64,
+) -> Result<Vec<u8>, AttemptError> {
+    let send = std::pin::pin!(post(url, key, body));
+    let timer = std::pin::pin!(spin_sdk::time::sleep(within));
+    match select(send, timer).await {
+        Either::Left((r, _)) => r,
+        Either::Right(_) => Err((format!("timed out after {budget_ms} ms (the budget)"), false)),
+    }
+}
+
+/// Call the embeddings endpoint under the instance's guard: admitted by the breaker and the
+/// buckets, within the time budget, at most one retry; `check` turns the body into a value (a
+/// malformed body is a failure like any other).
+async fn guarded_call<T>(
+    inst: &Instance,
+    body: Bytes,
+    tokens: u32,
+    check: impl Fn(&[u8]) -> Result<T, String>,
+) -> Result<T, String> {
+    if inst.config.embeddings_url.is_empty() {
+        return Err("no embeddings endpoint configured (SHOPAI_EMBEDDINGS_URL)".into());
+    }
+    inst.guard.borrow_mut().admit(inst.now_ms(), tokens).map_err(|r| r.to_string())?;
+    let budget = Duration::from_millis(inst.config.limits.timeout_ms);
+    let start = Instant::now();
+    let url = format!("{}/embeddings", inst.config.embeddings_url.trim_end_matches('/'));
+    let mut retried = false;
+    loop {
+        let remaining = budget.saturating_sub(start.elapsed());
+        let outcome =
+            post_within(&url, &inst.config.embeddings_api_key, body.clone(), remaining, inst.config.limits.timeout_ms)
+                .await
+                .and_then(|raw| check(&raw).map_err(|e| (e, true)));
+        match outcome {
+            Ok(v) => {
+                inst.guard.borrow_mut().record(inst.now_ms(), true);
+                return Ok(v);
+            }
+            Err((e, retryable)) => {
+                let elapsed = start.elapsed().as_millis() as u64;
+                if !retried && inst.guard.borrow().may_retry(elapsed, retryable) {
+                    retried = true;
+                    continue;
+                }
+                inst.guard.borrow_mut().record(inst.now_ms(), false);
+                return Err(if retried { format!("{e} (after one retry)") } else { e });
+            }
+        }
+    }
+}
+
+async fn embed_query(
+    inst: &Instance,
+    text: &str,
+    model: &str,
+    (dims, request_dimensions): (usize, Option<u32>),
+    log: &mut LogLine,
+) -> Result<Rc<[f32]>, String> {
+    if let Some(v) = inst.embeddings.borrow_mut().get(text) {
+        log.embed_cache = Some("hit");
+        return Ok(v);
+    }
+    log.embed_cache = Some("miss");
+    let started = Instant::now();
+    let body =
+        serde_json::to_vec(&api::embeddings_request(model, &[text], request_dimensions)).map_err(|e| e.to_string())?;
+    let got = guarded_call(inst, body.into(), estimate_tokens(text), |raw| {
+        api::check_embeddings_response(raw, 1, dims).map(|mut v| Rc::<[f32]>::from(v.swap_remove(0)))
+    })
+    .await;
+    log.embed_ms = Some(ms(started));
+    let v = got?;
+    inst.embeddings.borrow_mut().put(text, v.clone());
+    Ok(v)
+}
+
+/// `POST /v1/embeddings` for a bundle whose model is not the built-in one: forwarded with the
+/// bundle's model, checked, re-serialized (a bad upstream body is a 502, never a null 200).
+async fn embeddings_passthrough(inst: &Instance, body: &[u8], state: &State, log: &mut LogLine) -> Reply {
+    let Some(view) = state.view() else {
+        return Reply::error(503, "bundle_unavailable", state.bundle.as_ref().err().cloned().unwrap_or_default());
+    };
+    let inputs = match api::embeddings_inputs(body) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let model = view.manifest.embedding.model.clone();
+    let dims = view.manifest.embedding.dimensions as usize;
+    let tokens: u32 = inputs.iter().map(|t| estimate_tokens(t)).sum();
+    let started = Instant::now();
+    let request = api::embeddings_request(&model, &inputs, view.manifest.embedding.request_dimensions);
+    let upstream = match serde_json::to_vec(&request) {
+        Ok(b) => b,
+        Err(e) => return Reply::error(500, "internal", e.to_string()),
+    };
+    let got =
+        guarded_call(inst, upstream.into(), tokens, |raw| api::check_embeddings_response(raw, inputs.len(), dims))
+            .await;
+    log.embed_ms = Some(ms(started));
+    match got {
+        Ok(vectors) => api::embeddings_reply(&model, &vectors, tokens as u64),
+        Err(e) if e.starts_with("rate limit") || e.starts_with("token budget") => {
+            log.degraded = Some(e.clone());
+            Reply::error(429, "rate_limited", e)
+        }
+        Err(e) if e.starts_with("circuit breaker") => {
+            log.degraded = Some(e.clone());
+            Reply::error(503, "embeddings_unavailable", e)
+        }
+        Err(e) => Reply::error(502, "embeddings_unavailable", e),
+    }
+}
+
+/// Add the generated answer (or why there is none) to a search answer; whether it may be cached.
+async fn generate(inst: &Instance, query: &str, answer: &mut Answer) -> bool {
+    let chat = &inst.config.chat;
+    let (fields, cacheable) = if chat.model.is_empty() || chat.url.is_empty() {
+        (vec![("answer_error", json!("answer unavailable: no chat model configured (SHOPAI_CHAT_MODEL)"))], true)
+    } else {
+        let parsed: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+        let req = crate::answer::request(chat, query, &parsed);
+        let url = format!("{}/chat/completions", chat.url.trim_end_matches('/'));
+        let body = serde_json::to_vec(&req).unwrap_or_default();
+        let got =
+            post_within(&url, &chat.api_key, body.into(), Duration::from_millis(chat.timeout_ms), chat.timeout_ms)
+                .await
+                .map_err(|(e, _)| e)
+                .and_then(|raw| crate::answer::parse_reply(&raw, chat));
+        match got {
+            Ok((text, usage)) => {
+                let total = inst.chat_cost_usd.get() + usage.cost_usd;
+                inst.chat_cost_usd.set(total);
+                let usage = json!({"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "cost_usd": usage.cost_usd, "instance_cost_usd": total});
+                // Cached with the answer: a repeated question costs nothing (the usage shown is
+                // that of the generation that produced it).
+                (vec![("answer", json!(text)), ("answer_usage", usage)], true)
+            }
+            Err(e) => (vec![("answer_error", json!(format!("answer generation failed: {e}")))], false),
+        }
+    };
+    answer.body = answer.body_with(&fields);
+    cacheable
+}
+
+async fn rank(inst: &Instance, q: &Query, method: &str, path: &str, state: &State, log: &mut LogLine) -> Answer {
+    let key = if inst.answers.borrow().enabled() { api::cache_key(q, state) } else { None };
+    if let Some(key) = &key {
+        if let Some(hit) = inst.answers.borrow_mut().get(key) {
+            log.answer_cache = Some("hit");
+            let meta = api::Meta { results: hit.results, top_score: hit.top_score, ..api::Meta::default() };
+            return Answer { status: 200, body: hit.body.to_vec(), meta };
+        }
+        log.answer_cache = Some("miss");
+    }
+    // `plan` reads core's request shape: give it the normalized request without the edge's own
+    // `answer` field.
+    let plan = match q {
+        Query::Search(req, _) => serde_json::to_vec(req).map_or(Plan::Answer, |b| api::plan(method, path, &b, state)),
+        Query::Recommend(_) => Plan::Answer,
+    };
+    let answer = match plan {
+        Plan::Answer => api::respond(q, state, None, &mut inst.scratch.borrow_mut()),
+        Plan::EmbedQuery { text, model, dimensions, request_dimensions } => {
+            let embedded = embed_query(inst, &text, &model, (dimensions, request_dimensions), log).await;
+            let e = embedded.as_deref().map_err(Clone::clone);
+            api::respond(q, state, Some(e), &mut inst.scratch.borrow_mut())
+        }
+    };
+    let mut answer = answer;
+    let mut cacheable = true;
+    if let (Query::Search(req, true), 200) = (q, answer.status) {
+        cacheable = generate(inst, req.query.as_deref().unwrap_or(""), &mut answer).await;
+    }
+    if let (Some(key), 200, None, true) = (key, answer.status, &answer.meta.degraded, cacheable) {
+        let cached = CachedAnswer {
+            body: answer.body.as_slice().into(),
+            results: answer.meta.results,
+            top_score: answer.meta.top_score,
+        };
+        inst.answers.borrow_mut().put(key, cached);
+    }
+    answer
+}
+
+/// Write one line to stderr in a single write: `eprintln!` writes the text and the newline
+/// separately, and under Spin lines from concurrent instances interleaved between the two
+/// (seen: two JSON objects on one line).
+fn emit(mut line: String) {
+    use std::io::Write;
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+async fn serve(inst: &Instance, req: Request, method: &str, path: &str, log: &mut LogLine) -> Answer {
+    let too_large = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES);
+    let state = inst.state();
+    log.version = state.view().map(|v| v.manifest.version.clone());
+    if too_large {
+        return Answer::from_reply(Reply::error(
+            413,
+            "body_too_large",
+            format!("request body exceeds {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    // Bounded read: a chunked body without content-length cannot grow past the cap either.
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            return Answer::from_reply(Reply::error(
+                413,
+                "body_too_large",
+                format!("request body exceeds {MAX_BODY_BYTES} bytes"),
+            ))
+        }
+        Err(e) => {
+            return Answer::from_reply(Reply::error(400, "bad_body", format!("could not read request body: {e}")))
+        }
+    };
+    if method == "POST" && path == "/v1/embeddings" {
+        let reply = match api::local_embeddings(&body, &state) {
+            Some(r) => r,
+            None => embeddings_passthrough(inst, &body, &state, log).await,
+        };
+        return Answer::from_reply(reply);
+    }
+    match api::parse_query(method, path, &body) {
+        Some(Ok(q)) => {
+            log.query = q.text().and_then(|t| inst.config.log_query.render(t));
+            rank(inst, &q, method, path, &state, log).await
+        }
+        Some(Err(reply)) => Answer::from_reply(reply),
+        None => Answer::from_reply(api::handle(method, path, &body, &state, &mut inst.scratch.borrow_mut())),
+    }
+}
+
+fn response(status: u16, body: Bytes) -> anyhow::Result<http::Response<FullBody<Bytes>>> {
+    Ok(http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("content-length", body.len())
+        .header("access-control-allow-origin", "*")
+        .body(FullBody::new(body))?)
+}
+
+#[http_service]
+async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
+    let started = Instant::now();
+    let inst = instance().await;
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let mut log = LogLine::new(humantime::format_rfc3339_millis(SystemTime::now()).to_string(), &method, &path);
+    let (status, body) = if method == "OPTIONS" {
+        (204, Bytes::new())
+    } else if method == "GET" && path == "/openapi.json" {
+        (200, Bytes::from_static(api::OPENAPI_JSON.as_bytes()))
+    } else {
+        let answer = serve(inst, req, &method, &path, &mut log).await;
+        log.results = answer.meta.results;
+        log.top_score = answer.meta.top_score;
+        log.degraded = answer.meta.degraded.clone().or(log.degraded.take());
+        log.error = answer.meta.error.clone();
+        let took_ms = ms(started);
+        let body = if answer.meta.results.is_some() {
+            answer.body_with(&[("took_ms", json!((took_ms * 1000.0).round() / 1000.0))])
+        } else {
+            answer.body
+        };
+        (answer.status, Bytes::from(body))
+    };
+    log.status = status;
+    log.took_ms = ms(started);
+    emit(log.to_json());
+    if status == 204 {
+        // CORS preflight: storefront pages on other origins may call every route.
+        return Ok(http::Response::builder()
+            .status(204)
+            .header("access-control-allow-origin", "*")
+            .header("access-control-allow-methods", "GET, POST, OPTIONS")
+            .header("access-control-allow-headers", "content-type")
+            .header("access-control-max-age", "86400")
+            .body(FullBody::new(body))?);
+    }
+    response(status, body)
+}
