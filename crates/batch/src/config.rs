@@ -67,6 +67,8 @@ pub enum DupPolicy {
     KeepFirst,
     /// Keep the highest rating (latest on ties).
     KeepMaxRating,
+    /// Keep every row (re-purchases stay; the training matrix still counts a pair once).
+    KeepAll,
 }
 
 impl DupPolicy {
@@ -76,6 +78,7 @@ impl DupPolicy {
             Self::KeepLatest => "keep-latest",
             Self::KeepFirst => "keep-first",
             Self::KeepMaxRating => "keep-max-rating",
+            Self::KeepAll => "keep-all",
         }
     }
 }
@@ -234,7 +237,7 @@ pub struct IngestConfig {
     pub rating_min: f32,
     /// Upper end of the rating range.
     pub rating_max: f32,
-    /// Duplicate (user, item) policy: `keep-latest`, `keep-first` or `keep-max-rating`.
+    /// Duplicate (user, item) policy: `keep-latest`, `keep-first`, `keep-max-rating` or `keep-all`.
     pub duplicates: DupPolicy,
 }
 

@@ -46,19 +46,49 @@ pub fn coverage_at<'a>(lists: impl IntoIterator<Item = &'a [u32]>, k: usize, cat
     seen.len() as f64 / catalog as f64
 }
 
-/// Graded nDCG@k: gain `2^grade − 1`, discount `log2(rank + 1)`, ideal DCG from the labels
-/// sorted by grade (0 when no label has a positive grade). Items without a label have grade 0.
-pub fn graded_ndcg_at(ranked: &[u32], grades: &HashMap<u32, u32>, k: usize) -> f64 {
-    let gain = |g: u32| 2f64.powi(g as i32) - 1.0;
+/// How a grade becomes a gain in graded nDCG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Gain {
+    /// `2^grade − 1` (Burges et al.; stresses the top grades).
+    #[default]
+    Exponential,
+    /// The grade itself (TREC-style).
+    Linear,
+}
+
+impl Gain {
+    /// The gain of one grade.
+    pub fn of(self, grade: f64) -> f64 {
+        match self {
+            Self::Exponential => grade.exp2() - 1.0,
+            Self::Linear => grade,
+        }
+    }
+
+    /// `exponential` or `linear`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "exponential" => Some(Self::Exponential),
+            "linear" => Some(Self::Linear),
+            _ => None,
+        }
+    }
+}
+
+/// Graded nDCG@k: the grade's gain (see [`Gain`]; grades may be fractional, e.g. averaged over
+/// raters), discount `log2(rank + 1)`, ideal DCG from the labels sorted by grade (0 when no label
+/// has a positive grade). Items without a label have grade 0.
+pub fn graded_ndcg_at(ranked: &[u32], grades: &HashMap<u32, f64>, k: usize, gain: Gain) -> f64 {
     let dcg: f64 = ranked
         .iter()
         .take(k)
         .enumerate()
-        .map(|(r, i)| gain(*grades.get(i).unwrap_or(&0)) / (r as f64 + 2.0).log2())
+        .map(|(r, i)| gain.of(*grades.get(i).unwrap_or(&0.0)) / (r as f64 + 2.0).log2())
         .sum();
-    let mut ideal: Vec<u32> = grades.values().copied().collect();
-    ideal.sort_unstable_by(|a, b| b.cmp(a));
-    let idcg: f64 = ideal.iter().take(k).enumerate().map(|(r, &g)| gain(g) / (r as f64 + 2.0).log2()).sum();
+    let mut ideal: Vec<f64> = grades.values().copied().collect();
+    ideal.sort_unstable_by(|a, b| b.total_cmp(a));
+    let idcg: f64 = ideal.iter().take(k).enumerate().map(|(r, &g)| gain.of(g) / (r as f64 + 2.0).log2()).sum();
     if idcg > 0.0 {
         dcg / idcg
     } else {
@@ -66,13 +96,15 @@ pub fn graded_ndcg_at(ranked: &[u32], grades: &HashMap<u32, u32>, k: usize) -> f
     }
 }
 
-/// Recall@k against graded labels: labelled items (any grade in `grades`) in the first k,
-/// divided by the number of labelled items (0 without labels).
-pub fn graded_recall_at(ranked: &[u32], grades: &HashMap<u32, u32>, k: usize) -> f64 {
-    if grades.is_empty() {
-        return 0.0;
+/// Recall@k against graded labels: items graded at least `threshold` in the first k, divided by
+/// the number of such items; `None` when no label reaches the threshold (the query does not count).
+pub fn graded_recall_at(ranked: &[u32], grades: &HashMap<u32, f64>, k: usize, threshold: f64) -> Option<f64> {
+    let relevant = grades.values().filter(|&&g| g >= threshold).count();
+    if relevant == 0 {
+        return None;
     }
-    ranked.iter().take(k).filter(|i| grades.contains_key(i)).count() as f64 / grades.len() as f64
+    let hits = ranked.iter().take(k).filter(|i| grades.get(i).is_some_and(|&g| g >= threshold)).count();
+    Some(hits as f64 / relevant as f64)
 }
 
 #[cfg(test)]
@@ -81,19 +113,38 @@ mod tests {
 
     #[test]
     fn graded_ndcg_and_recall_match_hand_computed_values() {
-        let grades: HashMap<u32, u32> = [(1, 3), (2, 1), (3, 2)].into_iter().collect();
+        let grades: HashMap<u32, f64> = [(1, 3.0), (2, 1.0), (3, 2.0)].into_iter().collect();
+        let e = Gain::Exponential;
         // Perfect order.
-        assert!((graded_ndcg_at(&[1, 3, 2], &grades, 10) - 1.0).abs() < 1e-12);
+        assert!((graded_ndcg_at(&[1, 3, 2], &grades, 10, e) - 1.0).abs() < 1e-12);
         // [2, 9, 1]: gains 1, 0, 7 at ranks 1..3.
         let dcg = 1.0 + 7.0 / 4f64.log2();
         let idcg = 7.0 + 3.0 / 3f64.log2() + 1.0 / 4f64.log2();
-        assert!((graded_ndcg_at(&[2, 9, 1], &grades, 10) - dcg / idcg).abs() < 1e-12);
-        assert!((graded_recall_at(&[2, 9, 1], &grades, 10) - 2.0 / 3.0).abs() < 1e-12);
+        assert!((graded_ndcg_at(&[2, 9, 1], &grades, 10, e) - dcg / idcg).abs() < 1e-12);
+        assert!((graded_recall_at(&[2, 9, 1], &grades, 10, 1.0).expect("labels") - 2.0 / 3.0).abs() < 1e-12);
         // The cut-off applies to the ranking and to the ideal: @1, [2] has gain 1 of an ideal 7.
-        assert!((graded_ndcg_at(&[2, 9, 1], &grades, 1) - 1.0 / 7.0).abs() < 1e-12);
-        assert!((graded_recall_at(&[2, 9, 1], &grades, 1) - 1.0 / 3.0).abs() < 1e-12);
-        assert_eq!(graded_ndcg_at(&[5], &HashMap::new(), 10), 0.0);
-        assert_eq!(graded_recall_at(&[5], &HashMap::new(), 10), 0.0);
+        assert!((graded_ndcg_at(&[2, 9, 1], &grades, 1, e) - 1.0 / 7.0).abs() < 1e-12);
+        assert!((graded_recall_at(&[2, 9, 1], &grades, 1, 1.0).expect("labels") - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(graded_ndcg_at(&[5], &HashMap::new(), 10, e), 0.0);
+        assert_eq!(graded_recall_at(&[5], &HashMap::new(), 10, 1.0), None);
+    }
+
+    #[test]
+    fn fractional_grades_linear_gains_and_a_threshold() {
+        let grades: HashMap<u32, f64> = [(1, 2.33), (2, 0.5), (3, 1.67)].into_iter().collect();
+        // [2, 9, 1] with linear gains: 0.5, 0, 2.33; ideal 2.33, 1.67, 0.5.
+        let dcg = 0.5 + 2.33 / 4f64.log2();
+        let idcg = 2.33 + 1.67 / 3f64.log2() + 0.5 / 4f64.log2();
+        assert!((graded_ndcg_at(&[2, 9, 1], &grades, 10, Gain::Linear) - dcg / idcg).abs() < 1e-12);
+        let e = |g: f64| g.exp2() - 1.0;
+        let dcg = e(0.5) + e(2.33) / 4f64.log2();
+        let idcg = e(2.33) + e(1.67) / 3f64.log2() + e(0.5) / 4f64.log2();
+        assert!((graded_ndcg_at(&[2, 9, 1], &grades, 10, Gain::Exponential) - dcg / idcg).abs() < 1e-12);
+        // Threshold 1: items 1 and 3 are relevant; [2, 9, 1] finds one of them.
+        assert_eq!(graded_recall_at(&[2, 9, 1], &grades, 10, 1.0), Some(0.5));
+        assert_eq!(graded_recall_at(&[2, 9, 1], &grades, 10, 0.1), Some(2.0 / 3.0));
+        assert_eq!(graded_recall_at(&[2], &grades, 10, 3.0), None, "no label reaches 3");
+        assert_eq!((Gain::parse("linear"), Gain::parse("log")), (Some(Gain::Linear), None));
     }
 
     #[test]

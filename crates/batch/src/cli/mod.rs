@@ -121,6 +121,8 @@ impl Ctx {
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx { progress: !cli.quiet && !cli.json && std::io::stderr().is_terminal(), config: cli.config };
+    // No bar drawn: long steps print a progress line every few seconds instead.
+    shopai_batch::io::progress::set_heartbeat(!ctx.progress && (cli.json || !cli.quiet));
     match cli.command {
         Command::Ingest(a) => data::ingest(&ctx, a),
         Command::Eda(a) => data::eda(&ctx, a),

@@ -16,6 +16,7 @@ use shopai_batch::io::log;
 use shopai_batch::query::load_bundle;
 use shopai_batch::stages::{self, evaluate::manifest_eval_from_file, run::RunInput};
 use shopai_core::als::AlsConfig;
+use shopai_core::metrics::Gain;
 use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
@@ -145,11 +146,11 @@ pub struct BuildArgs {
     /// Without it, the processed data named by --data or data/processed/LATEST is used.
     #[arg(long)]
     ratings: Option<PathBuf>,
-    /// Raw product catalog (with --ratings).
-    #[arg(long, requires = "ratings")]
+    /// Raw product catalog (with --ratings; alone, a search-only bundle with no interactions).
+    #[arg(long)]
     catalog: Option<PathBuf>,
     /// Processed data folder.
-    #[arg(long, conflicts_with = "ratings")]
+    #[arg(long, conflicts_with_all = ["ratings", "catalog"])]
     data: Option<PathBuf>,
     /// Output bundle path (written atomically).
     #[arg(long, default_value = "out/bundle.bin")]
@@ -176,9 +177,16 @@ pub struct EvaluateSearchArgs {
     /// CSV with a header: query_id,query.
     #[arg(long)]
     queries: PathBuf,
-    /// CSV with a header: query_id,product_id,grade (0 = not relevant; higher = more).
+    /// CSV with a header: query_id,product_id,grade (0 = not relevant; higher = more; fractional
+    /// grades such as 2.33 are fine).
     #[arg(long)]
     labels: PathBuf,
+    /// Gain of a grade in nDCG: exponential (2^grade − 1) or linear (the grade).
+    #[arg(long, default_value = "exponential", value_parser = parse_gain)]
+    gain: Gain,
+    /// Smallest grade that counts as relevant for recall@10.
+    #[arg(long, default_value_t = 1.0)]
+    relevance_threshold: f64,
     /// Full report with per-query rankings (default: <out_dir>/search_eval.json).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -199,6 +207,10 @@ pub struct RunArgs {
     /// Apply the `not_relevant` feedback in this demotions.json (written by `shopai ingest-feedback`).
     #[arg(long)]
     demotions: Option<PathBuf>,
+}
+
+fn parse_gain(s: &str) -> Result<Gain, String> {
+    Gain::parse(s).ok_or_else(|| format!("unknown gain {s:?} (use exponential or linear)"))
 }
 
 fn als_config(m: &ModelArgs) -> Result<AlsConfig> {
@@ -239,13 +251,17 @@ pub fn build(ctx: &Ctx, a: BuildArgs) -> Result<()> {
     }
     bc.demotions = read_demotions(a.demotions.as_deref())?;
     let cfg = ctx.config()?;
-    let (mut data, hash, ledger) = match &a.ratings {
-        Some(r) => {
+    let (mut data, hash, ledger) = match (&a.ratings, &a.catalog) {
+        (Some(r), _) => {
             let quarantine = a.out.with_extension("quarantine.jsonl");
             let (d, h, l) = stages::bundle::dataset_from_raw(r, a.catalog.as_deref(), &quarantine)?;
             (d, h, Some(l))
         }
-        None => {
+        (None, Some(c)) => {
+            let (d, h, l) = stages::bundle::dataset_from_catalog(c)?;
+            (d, h, Some(l))
+        }
+        (None, None) => {
             let dir = resolve_processed(&cfg, a.data.as_deref())?;
             let p = load_processed(&dir)?;
             let version = dir.file_name().map(|v| v.to_string_lossy().into_owned()).unwrap_or_default();
@@ -298,6 +314,7 @@ pub fn tune(ctx: &Ctx, a: TuneArgs) -> Result<()> {
         "factors": tuned.factors, "regularization": tuned.regularization, "alpha": tuned.alpha,
         "fusion": tuned.fusion, "val_ndcg_als": tuned.val_ndcg_als, "val_ndcg_fusion": tuned.val_ndcg_fusion,
         "trials": tuned.als_trials.len() + tuned.fusion_trials.len(), "out": out,
+        "edges": tuned.edges,
     }))
 }
 
@@ -330,7 +347,13 @@ pub fn evaluate_search(ctx: &Ctx, a: EvaluateSearchArgs) -> Result<()> {
     let view = bundle.view();
     let set = search_eval::read_labels(&view, &a.queries, &a.labels)?;
     let vectors = search_eval::embed_queries(&view, &cfg, &set)?;
-    let report = search_eval::evaluate(&view, &set, &vectors)?;
+    anyhow::ensure!(
+        a.relevance_threshold.is_finite() && a.relevance_threshold > 0.0,
+        "--relevance-threshold must be > 0 (got {})",
+        a.relevance_threshold
+    );
+    let scoring = search_eval::Scoring { gain: a.gain, relevance_threshold: a.relevance_threshold };
+    let report = search_eval::evaluate_with(&view, &set, &vectors, scoring)?;
     let out = a.out.unwrap_or_else(|| cfg.paths.out_dir.join("search_eval.json"));
     write_atomic(&out, serde_json::to_string_pretty(&report)?.as_bytes())?;
     print_json(&report.summary(&out))

@@ -105,15 +105,35 @@ impl Dataset {
     }
 
     /// User × item matrix with each pair's value from its rating (ALS confidence = alpha × value).
-    /// A pair appears once (duplicates were resolved at ingest; any left keep the last value).
+    /// A pair appears once: repeated rows collapse to the latest (see [`collapse`]).
     pub fn matrix(&self, interactions: &[Row], confidence: Confidence) -> CsrMatrix {
-        let t: Vec<(u32, u32, f32)> = interactions.iter().map(|&(u, i, r, _)| (u, i, confidence.value(r))).collect();
+        let t: Vec<(u32, u32, f32)> =
+            collapse(interactions).iter().map(|&(u, i, r, _)| (u, i, confidence.value(r))).collect();
         let mut m = CsrMatrix::from_triplets(self.user_ids.len(), self.item_ids.len(), &t);
         if confidence == Confidence::Binary {
             m.values.iter_mut().for_each(|v| *v = 1.0);
         }
         m
     }
+}
+
+/// One row per (user, item) pair — the latest by (timestamp, position in `rows`) — in the order
+/// of `rows`. The protocol splits every input row and only then collapses repeated pairs: a pair
+/// counts once in a training matrix and in popularity counts.
+pub fn collapse(rows: &[Row]) -> std::borrow::Cow<'_, [Row]> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_unstable_by_key(|&k| (rows[k].0, rows[k].1, rows[k].3, k));
+    let mut keep = vec![false; rows.len()];
+    let mut dups = false;
+    for (n, &k) in order.iter().enumerate() {
+        let last_of_pair = order.get(n + 1).is_none_or(|&next| (rows[next].0, rows[next].1) != (rows[k].0, rows[k].1));
+        keep[k] = last_of_pair;
+        dups |= !last_of_pair;
+    }
+    if !dups {
+        return std::borrow::Cow::Borrowed(rows);
+    }
+    std::borrow::Cow::Owned(rows.iter().zip(&keep).filter(|(_, &k)| k).map(|(r, _)| *r).collect())
 }
 
 #[cfg(test)]
@@ -131,5 +151,13 @@ mod tests {
         let d = Dataset::new(&t, &[]);
         assert_eq!(d.matrix(&d.interactions, Confidence::Rating).values, vec![4.0, 2.0]);
         assert_eq!(d.binary_matrix(&d.interactions).values, vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn collapse_keeps_the_latest_row_of_each_pair_in_order() {
+        let rows: Vec<Row> = vec![(0, 1, 3.0, 5), (1, 1, 1.0, 1), (0, 1, 5.0, 7), (0, 2, 2.0, 2), (0, 1, 4.0, 7)];
+        assert_eq!(collapse(&rows).to_vec(), vec![(1, 1, 1.0, 1), (0, 2, 2.0, 2), (0, 1, 4.0, 7)]);
+        let distinct = &rows[..2];
+        assert!(matches!(collapse(distinct), std::borrow::Cow::Borrowed(_)));
     }
 }

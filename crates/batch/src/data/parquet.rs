@@ -171,4 +171,20 @@ mod tests {
         ];
         assert_eq!(read_catalog(write_catalog(&products).expect("write")).expect("read"), products);
     }
+
+    #[test]
+    fn any_parquet_log_reads_like_csv() {
+        // Our own ratings file has user_id, product_id, rating, timestamp, source_line columns.
+        let t = Interactions::from_rows([("u1", "p1", 4.0, 100, 2), ("u2", "p1", 5.0, 50, 3), ("u1", "p1", 1.0, 7, 4)]);
+        let bytes = write_ratings(&t).expect("write");
+        use crate::data::format::{is_parquet, to_tsv};
+        assert!(is_parquet(&bytes) && !is_parquet(b"PAR1,a,b"));
+        let tsv = String::from_utf8(to_tsv(&bytes).expect("tsv")).expect("utf8");
+        assert_eq!(tsv.lines().next(), Some("user_id\tproduct_id\trating\ttimestamp\tsource_line"));
+        assert_eq!(tsv.lines().nth(2), Some("u2\tp1\t5\t50\t3"));
+        let opts = crate::data::ratings::RatingsOptions::default();
+        let r = crate::data::ratings::read_ratings(&bytes, &opts).expect("read");
+        assert_eq!((r.format, r.input_rows, r.table.len(), r.duplicates), ("parquet", 3, 2, 1));
+        assert!(r.ledger_balances());
+    }
 }

@@ -1,10 +1,10 @@
-//! Interaction logs: CSV/TSV with or without a header, or JSON lines (Amazon reviews); gzip is
+//! Interaction logs: CSV/TSV with or without a header, JSON lines (Amazon reviews) or parquet; gzip is
 //! undone by the caller (`io::fs::maybe_gunzip`). Every input row ends up kept, merged as a
 //! duplicate, or quarantined with its line number and a reason — never silently dropped:
 //! `input_rows = kept + duplicates + quarantined`. No input bytes make these functions panic
 //! (nor the catalog reader's, [`super::catalog`]).
 
-use super::format::{column_key, delimiter_of, find_col, is_json_lines, json_field, json_text};
+use super::format::{column_key, delimiter_of, find_col, is_json_lines, is_parquet, json_field, json_text, to_tsv};
 use super::quarantine::{raw_text, Quarantined, Reason};
 use crate::config::{Col, DupPolicy};
 use anyhow::{bail, Result};
@@ -123,6 +123,9 @@ pub struct RatingsRead {
     pub input_rows: u64,
     /// Source format detected.
     pub format: &'static str,
+    /// Every valid row before duplicates were resolved, when the policy removed some: the
+    /// evaluation protocol splits these (see `EVAL_PROTOCOL.md`, repeated pairs).
+    pub all_rows: Option<Interactions>,
 }
 
 impl RatingsRead {
@@ -231,11 +234,21 @@ fn check_row(row: Row<'_>, opts: &RatingsOptions) -> Result<(f32, i64), (Reason,
 
 /// Read an interaction log: CSV/TSV (header optional; without one, `opts.columns` gives the order)
 /// or JSON lines (Amazon reviews: `reviewerID`, `asin`, `overall`, `unixReviewTime`; or any keys
-/// from the same synonym lists as CSV headers).
+/// from the same synonym lists as CSV headers), or parquet (read as a TSV of its flat columns, so
+/// the same synonyms apply; quarantine line numbers are data row + 1).
 pub fn read_ratings(bytes: &[u8], opts: &RatingsOptions) -> Result<RatingsRead> {
+    if is_parquet(bytes) {
+        let mut out = read_ratings(&to_tsv(bytes)?, opts)?;
+        out.format = "parquet";
+        return Ok(out);
+    }
     let mut out =
         if is_json_lines(bytes) { read_ratings_jsonl(bytes, opts) } else { read_ratings_delimited(bytes, opts)? };
+    let all = (opts.duplicates != DupPolicy::KeepAll).then(|| out.table.clone());
     dedupe(&mut out, opts.duplicates);
+    if out.duplicates > 0 {
+        out.all_rows = all;
+    }
     debug_assert!(out.ledger_balances());
     Ok(out)
 }
@@ -350,6 +363,9 @@ fn read_ratings_jsonl(bytes: &[u8], opts: &RatingsOptions) -> RatingsRead {
 }
 
 fn dedupe(read: &mut RatingsRead, policy: DupPolicy) {
+    if policy == DupPolicy::KeepAll {
+        return;
+    }
     let t = &read.table;
     let mut best: HashMap<(u32, u32), usize> = HashMap::with_capacity(t.len());
     let mut keep = vec![true; t.len()];
@@ -361,6 +377,7 @@ fn dedupe(read: &mut RatingsRead, policy: DupPolicy) {
             DupPolicy::KeepMaxRating => {
                 (t.rating[a], t.timestamp[a], t.line[a]) >= (t.rating[b], t.timestamp[b], t.line[b])
             }
+            DupPolicy::KeepAll => true,
         }
     };
     let mut dups = 0;
@@ -477,6 +494,12 @@ mod tests {
         assert_eq!(pick(DupPolicy::KeepLatest), 4.0);
         assert_eq!(pick(DupPolicy::KeepFirst), 5.0);
         assert_eq!(pick(DupPolicy::KeepMaxRating), 5.0);
+        let all =
+            read_ratings(data, &RatingsOptions { duplicates: DupPolicy::KeepAll, ..Default::default() }).expect("read");
+        assert_eq!((all.table.len(), all.duplicates, all.all_rows.is_none()), (3, 0, true));
+        assert!(all.ledger_balances());
+        let latest = read_ratings(data, &RatingsOptions::default()).expect("read");
+        assert_eq!(latest.all_rows.map(|t| t.rating), Some(vec![3.0, 5.0, 4.0]), "every row kept for evaluation");
     }
 
     #[test]

@@ -41,8 +41,10 @@ impl Experiment {
     /// Load a processed folder and split it.
     pub fn load(dir: &Path) -> Result<Self> {
         let p = load_processed(dir)?;
-        let data = Dataset::new(&p.table, &p.catalog);
-        let s = temporal_split(&p.table.timestamp, &p.table.line, 0.70, 0.15);
+        // Every input row is split (duplicates collapse later, in the matrix and the counts).
+        let t = p.protocol_rows();
+        let data = Dataset::new(t, &p.catalog);
+        let s = temporal_split(&t.timestamp, &t.line, 0.70, 0.15);
         let rows = &data.interactions;
         let (train, val, test) = (take(rows, &s.train), take(rows, &s.val), take(rows, &s.test));
         Ok(Self { data, train, val, test })
@@ -94,6 +96,18 @@ impl SourceMatrix {
             }
         }
         Ok(m)
+    }
+
+    /// No users, no items (a placeholder while a matrix is moved).
+    pub fn empty() -> Self {
+        Self {
+            n_items: 0,
+            collab: Vec::new(),
+            vector: Vec::new(),
+            item: Vec::new(),
+            popularity: Vec::new(),
+            micros: Vec::new(),
+        }
     }
 
     /// Replace the popularity source (e.g. with a time-decayed variant), standardized as core does.
@@ -153,6 +167,10 @@ pub struct Tuned {
     pub als_trials: Vec<(usize, f32, f32, f64)>,
     /// Every fusion tried: (EASE λ, half-life, weights, val NDCG@10).
     pub fusion_trials: Vec<(Option<f32>, Option<f32>, FusionWeights, f64)>,
+    /// Parameters whose best grid value was an edge, how far the search went past it, and whether
+    /// the chosen value still sits on the edge (and why).
+    #[serde(default)]
+    pub edges: Vec<super::edges::EdgeNote>,
 }
 
 impl Tuned {
@@ -195,6 +213,7 @@ impl Tuned {
             val_ndcg_fusion: 0.0,
             als_trials: vec![],
             fusion_trials: vec![],
+            edges: vec![],
         }
     }
 }
@@ -295,6 +314,8 @@ pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> R
         vec![("val".into(), &exp.train, &exp.val), ("test".into(), &trainval, &exp.test)];
     parts.extend(segments.iter().map(|(n, c)| (n.clone(), &trainval[..], *c)));
     let pb = progress::bar(show, parts.len() as u64 * 2, "evaluate");
+    let hb = progress::Heartbeat::start("evaluate");
+    hb.step("parts × relevance variants", parts.len() as u64 * 2);
     for (name, h, e) in parts {
         for relevance in [Variant::All, Variant::Pos] {
             let set = eval_set(nu, ni, h, e, relevance);
@@ -311,6 +332,7 @@ pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> R
                 rows.push(ModelRow { model: model.into(), split: name.clone(), relevance, report });
             }
             pb.inc(1);
+            hb.inc(None);
         }
     }
     pb.finish_and_clear();

@@ -2,16 +2,21 @@
 //! graded relevance labels, and the hybrid setting (weighted lexical term or reciprocal-rank
 //! fusion) that evaluation picks.
 //!
-//! Gains are `2^grade − 1`, discounted by `log2(rank + 1)`; the ideal ranking is the labels
-//! sorted by grade. Recall@10 counts labels with grade ≥ 1. Queries without labels are skipped
-//! (and counted). Every search goes through core's `search`, as runtimes answer; the metrics are
-//! core's `graded_ndcg_at` and `graded_recall_at`.
+//! Grades may be fractional (judgement sets average several raters: `2.33`). Gains are
+//! `2^grade − 1` (exponential, the default) or the grade itself (linear), discounted by
+//! `log2(rank + 1)`; the ideal ranking is the labels sorted by grade. Recall@10 counts the labels
+//! whose grade reaches the relevance threshold (default 1), averaged over the queries that have
+//! one. Queries without a positive label are skipped (and counted). Every search goes through
+//! core's `search`, as runtimes answer; the metrics are core's `graded_ndcg_at` and
+//! `graded_recall_at`; the report names the vector index searched. The best lexical weight on the
+//! grid's top edge is stepped past it (λ > 1) while nDCG@10 rises.
 
+use super::edges::{extend, Axis, EdgeNote};
 use crate::config::{Config, EmbeddingsProvider};
 use crate::openai::embeddings::{EmbedConfig, Embedder};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use shopai_core::metrics::{graded_ndcg_at, graded_recall_at};
+use shopai_core::metrics::{graded_ndcg_at, graded_recall_at, Gain};
 use shopai_core::search::{search, SearchQuery, SearchScratch};
 use shopai_core::{BundleView, SearchMode, SearchWeights};
 use std::collections::HashMap;
@@ -27,8 +32,8 @@ pub const WEIGHTS: [f32; 8] = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0];
 pub struct LabelSet {
     /// (query id, text).
     pub queries: Vec<(String, String)>,
-    /// Grade per (query, item); only grades ≥ 1 are kept.
-    pub grades: Vec<HashMap<u32, u32>>,
+    /// Grade per (query, item); only grades > 0 are kept.
+    pub grades: Vec<HashMap<u32, f64>>,
     /// Label rows naming a product the bundle does not have.
     pub unknown_products: usize,
 }
@@ -54,12 +59,14 @@ pub fn read_labels(view: &BundleView<'_>, queries: &Path, labels: &Path) -> Resu
             bail!("{} line {}: expected query_id,product_id,grade", labels.display(), line + 2)
         };
         let Some(&qi) = index.get(q) else { bail!("{} line {}: unknown query id {q:?}", labels.display(), line + 2) };
-        let grade: u32 = g
+        let grade: f64 = g
             .trim()
             .parse()
-            .with_context(|| format!("{} line {}: grade {g:?} is not a whole number", labels.display(), line + 2))?;
+            .ok()
+            .filter(|x: &f64| x.is_finite() && *x >= 0.0)
+            .with_context(|| format!("{} line {}: grade {g:?} is not a number ≥ 0", labels.display(), line + 2))?;
         match view.item_index(p) {
-            Some(i) if grade > 0 => {
+            Some(i) if grade > 0.0 => {
                 set.grades[qi].insert(i, grade);
             }
             Some(_) => {}
@@ -67,6 +74,21 @@ pub fn read_labels(view: &BundleView<'_>, queries: &Path, labels: &Path) -> Resu
         }
     }
     Ok(set)
+}
+
+/// How labels are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Scoring {
+    /// Gain of a grade in nDCG.
+    pub gain: Gain,
+    /// Smallest grade that counts as relevant for recall.
+    pub relevance_threshold: f64,
+}
+
+impl Default for Scoring {
+    fn default() -> Self {
+        Self { gain: Gain::Exponential, relevance_threshold: 1.0 }
+    }
 }
 
 /// One evaluated setting.
@@ -93,6 +115,18 @@ pub struct SearchEvalReport {
     pub unknown_products: usize,
     /// Embedding model of the query vectors.
     pub model: String,
+    /// The vector index searched (`flat`, `signs`, or `graph (ef_search N)`).
+    #[serde(default)]
+    pub index: String,
+    /// Gain and relevance threshold used.
+    #[serde(default)]
+    pub scoring: Scoring,
+    /// Queries with a label at or above the relevance threshold (recall averages over these).
+    #[serde(default)]
+    pub recall_queries: usize,
+    /// Lexical weights tried beyond the grid's largest (the best sat on the edge), with nDCG@10.
+    #[serde(default)]
+    pub beyond_grid: Option<EdgeNote>,
     /// Lexical only.
     pub lexical: ModeResult,
     /// Vector only.
@@ -120,6 +154,12 @@ pub struct Summary<'a> {
     pub unknown_products: usize,
     /// Embedding model of the query vectors.
     pub model: &'a str,
+    /// The vector index searched.
+    pub index: &'a str,
+    /// Gain and relevance threshold used.
+    pub scoring: &'a Scoring,
+    /// Lexical weights tried beyond the grid.
+    pub beyond_grid: &'a Option<EdgeNote>,
     /// Lexical only.
     pub lexical: &'a ModeResult,
     /// Vector only.
@@ -142,6 +182,9 @@ impl SearchEvalReport {
             skipped_queries: self.skipped_queries,
             unknown_products: self.unknown_products,
             model: &self.model,
+            index: &self.index,
+            scoring: &self.scoring,
+            beyond_grid: &self.beyond_grid,
             lexical: &self.lexical,
             vector: &self.vector,
             hybrid: &self.hybrid,
@@ -164,27 +207,45 @@ pub struct QueryRanking {
 /// Evaluate `set` on `view`, with one query vector per query (`None` where none could be had:
 /// that query's vector and hybrid runs fall back to lexical, as a runtime would).
 pub fn evaluate(view: &BundleView<'_>, set: &LabelSet, vectors: &[Option<Vec<f32>>]) -> Result<SearchEvalReport> {
+    evaluate_with(view, set, vectors, Scoring::default())
+}
+
+/// [`evaluate`] with a gain and a relevance threshold.
+pub fn evaluate_with(
+    view: &BundleView<'_>,
+    set: &LabelSet,
+    vectors: &[Option<Vec<f32>>],
+    scoring: Scoring,
+) -> Result<SearchEvalReport> {
     let mut scratch = SearchScratch::default();
     let used: Vec<usize> = (0..set.queries.len()).filter(|&q| !set.grades[q].is_empty()).collect();
     let mut rankings: Vec<QueryRanking> =
         used.iter().map(|&q| QueryRanking { query_id: set.queries[q].0.clone(), ranked: HashMap::new() }).collect();
     let mut run =
         |mode: &str, name: String, lexical: f32, vector: bool, text: bool, fusion: SearchMode| -> Result<ModeResult> {
-            let (mut n, mut r) = (0.0, 0.0);
+            let (mut n, mut r, mut rq) = (0.0, 0.0, 0usize);
             for (k, &q) in used.iter().enumerate() {
                 let v = if vector { vectors[q].as_deref() } else { None };
                 let t = if text || v.is_none() { Some(set.queries[q].1.as_str()) } else { None };
                 let weights = Some(SearchWeights { lexical, mode: fusion });
                 let query = SearchQuery { vector: v, text: t, top_k: K, weights, ..SearchQuery::default() };
                 let ranked: Vec<u32> = search(view, &query, &mut scratch)?.hits.iter().map(|h| h.item).collect();
-                n += graded_ndcg_at(&ranked, &set.grades[q], K);
-                r += graded_recall_at(&ranked, &set.grades[q], K);
+                n += graded_ndcg_at(&ranked, &set.grades[q], K, scoring.gain);
+                if let Some(x) = graded_recall_at(&ranked, &set.grades[q], K, scoring.relevance_threshold) {
+                    r += x;
+                    rq += 1;
+                }
                 rankings[k]
                     .ranked
                     .insert(name.clone(), ranked.iter().map(|&i| view.item_ids.get(i as usize).to_string()).collect());
             }
             let d = used.len().max(1) as f64;
-            Ok(ModeResult { mode: mode.to_string(), lexical_weight: lexical, ndcg_at_10: n / d, recall_at_10: r / d })
+            Ok(ModeResult {
+                mode: mode.to_string(),
+                lexical_weight: lexical,
+                ndcg_at_10: n / d,
+                recall_at_10: r / rq.max(1) as f64,
+            })
         };
     let lexical = run("lexical", "lexical".into(), 1.0, false, true, SearchMode::Weighted)?;
     let vector = run("vector", "vector".into(), 0.0, true, false, SearchMode::Weighted)?;
@@ -192,6 +253,16 @@ pub fn evaluate(view: &BundleView<'_>, set: &LabelSet, vectors: &[Option<Vec<f32
     for w in WEIGHTS {
         grid.push(run("hybrid", format!("hybrid@{w}"), w, true, true, SearchMode::Weighted)?);
     }
+    // The best weight on the grid's top edge: keep stepping it up while nDCG@10 rises.
+    let top = grid.iter().cloned().max_by(|a, b| a.ndcg_at_10.total_cmp(&b.ndcg_at_10)).expect("the grid is not empty");
+    let axis = Axis { name: "lexical_weight", min: 0.0, max: 1e4, integer: false };
+    let beyond = extend(axis, &WEIGHTS, top.lexical_weight, top.ndcg_at_10, |w| {
+        let r = run("hybrid", format!("hybrid@{w}"), w, true, true, SearchMode::Weighted)?;
+        let n = r.ndcg_at_10;
+        grid.push(r);
+        Ok(Some(n))
+    })?
+    .map(|(_, _, note)| note);
     let rrf = run("rrf", "rrf".into(), 0.0, true, true, SearchMode::Rrf)?;
     let hybrid = grid
         .iter()
@@ -208,6 +279,17 @@ pub fn evaluate(view: &BundleView<'_>, set: &LabelSet, vectors: &[Option<Vec<f32
         skipped_queries: set.queries.len() - used.len(),
         unknown_products: set.unknown_products,
         model: view.manifest.embedding.model.clone(),
+        index: match (&view.index.graph, view.index.signs.is_empty()) {
+            (Some(_), _) => format!("graph (ef_search {})", view.manifest.index.ef_search),
+            (None, false) => "signs".into(),
+            (None, true) => "flat".into(),
+        },
+        scoring,
+        recall_queries: used
+            .iter()
+            .filter(|&&q| set.grades[q].values().any(|&g| g >= scoring.relevance_threshold))
+            .count(),
+        beyond_grid: beyond,
         lexical,
         vector,
         hybrid,

@@ -1,9 +1,11 @@
 //! `shopai tune`: grid-search ALS alone, then the fusion weights (with EASE λ and the popularity
 //! half-life), on the validation part with the model fit on train — every trial scored through
-//! the served path by [`SourceMatrix`].
+//! the served path by [`SourceMatrix`]. A best value on a grid edge is stepped past it (see
+//! [`super::edges`]).
 
+use super::edges::{extend, Axis, EdgeNote, BUDGET};
 use super::offline::{Experiment, SourceMatrix, Tuned, NEIGHBORS};
-use super::protocol::{eval_set, Variant};
+use super::protocol::{eval_set, EvalSet, Report, Variant};
 use crate::assemble::BuildConfig;
 use crate::index::{ease, popularity::popularity};
 use crate::io::progress;
@@ -61,6 +63,8 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
     let set = eval_set(exp.data.user_ids.len(), exp.data.item_ids.len(), &exp.train, &exp.val, Variant::All);
     let total = grid.factors.len() * grid.regularization.len() * grid.alpha.len();
     let pb = progress::bar(show, total as u64, "tune ALS");
+    let hb = progress::Heartbeat::start("tune");
+    hb.step("ALS grid", total as u64);
     let mut als_trials = Vec::new();
     let mut best: Option<(f64, AlsConfig, SourceMatrix)> = None;
     let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0 };
@@ -75,11 +79,14 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
                 if best.as_ref().is_none_or(|b| ndcg > b.0) {
                     best = Some((ndcg, als, m));
                 }
+                hb.inc(best.as_ref().map(|b| b.0));
             }
         }
     }
     pb.finish_and_clear();
-    let (val_ndcg_als, als, m_plain) = best.ok_or_else(|| anyhow::anyhow!("the ALS grid is empty"))?;
+    let best = best.ok_or_else(|| anyhow::anyhow!("the ALS grid is empty"))?;
+    let mut edges = Vec::new();
+    let (val_ndcg_als, als, m_plain) = extend_als(exp, &set, grid, base, best, &mut als_trials, &mut edges, &hb)?;
     let als_coverage = m_plain.report(&set, als_only).at.get(&10).map_or(0.0, |m| m.coverage);
     let min_coverage = grid.min_relative_coverage * als_coverage;
     let n_items = exp.data.item_ids.len();
@@ -90,6 +97,7 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
         grid.ease_lambda.iter().map(|&l| Some(l)).collect()
     };
     let pb = progress::bar(show, lambdas.len() as u64, "tune fusion");
+    hb.step("fusion grid (per EASE λ)", lambdas.len() as u64);
     let mut fusion_trials = Vec::new();
     let mut best_f = (val_ndcg_als, als_only, None, None);
     let mut m_plain = Some(m_plain);
@@ -125,8 +133,10 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
             }
         }
         pb.inc(1);
+        hb.inc(Some(best_f.0));
     }
     pb.finish_and_clear();
+    let best_f = extend_fusion(exp, &set, grid, base, als, best_f, min_coverage, &mut fusion_trials, &mut edges, &hb)?;
     Ok(Tuned {
         factors: als.factors,
         regularization: als.regularization,
@@ -141,5 +151,183 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
         val_ndcg_fusion: best_f.0,
         als_trials,
         fusion_trials,
+        edges,
     })
+}
+
+/// Past the ALS grid: each of α, λ and factors whose best value is a grid edge is stepped outward
+/// (log scale) with the others held, while validation NDCG@10 rises (see [`super::edges`]).
+#[allow(clippy::too_many_arguments)]
+fn extend_als(
+    exp: &Experiment,
+    set: &EvalSet,
+    grid: &Grid,
+    base: &BuildConfig,
+    best: (f64, AlsConfig, SourceMatrix),
+    trials: &mut Vec<(usize, f32, f32, f64)>,
+    edges: &mut Vec<EdgeNote>,
+    hb: &progress::Heartbeat,
+) -> Result<(f64, AlsConfig, SourceMatrix)> {
+    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0 };
+    let mut best = best;
+    let factors: Vec<f32> = grid.factors.iter().map(|&f| f as f32).collect();
+    let axes: [(Axis, &[f32]); 3] = [
+        (Axis { name: "alpha", min: 1e-3, max: 1e3, integer: false }, &grid.alpha),
+        (Axis { name: "regularization", min: 1e-4, max: 1e4, integer: false }, &grid.regularization),
+        (Axis { name: "factors", min: 1.0, max: 512.0, integer: true }, &factors),
+    ];
+    for (axis, values) in axes {
+        hb.step(&format!("ALS past the grid edge: {}", axis.name), BUDGET as u64);
+        let with = |c: AlsConfig, x: f32| match axis.name {
+            "alpha" => AlsConfig { alpha: x, ..c },
+            "regularization" => AlsConfig { regularization: x, ..c },
+            _ => AlsConfig { factors: x as usize, ..c },
+        };
+        let current = match axis.name {
+            "alpha" => best.1.alpha,
+            "regularization" => best.1.regularization,
+            _ => best.1.factors as f32,
+        };
+        let (score, cfg0) = (best.0, best.1);
+        let mut found: Option<(f64, AlsConfig, SourceMatrix)> = None;
+        let r = extend(axis, values, current, score, |x| {
+            let als = with(cfg0, x);
+            let m = SourceMatrix::compute(exp, &exp.train, set, &BuildConfig { als, ..base.clone() })?;
+            let ndcg = m.report(set, als_only).ndcg(10);
+            trials.push((als.factors, als.regularization, als.alpha, ndcg));
+            hb.inc(Some(ndcg.max(score)));
+            if found.as_ref().is_none_or(|f| ndcg > f.0) {
+                found = Some((ndcg, als, m));
+            }
+            Ok(Some(ndcg))
+        })?;
+        if let Some((_, top, note)) = r {
+            edges.push(note);
+            if let Some(f) = found.filter(|f| f.0 == top && top > best.0) {
+                best = f;
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// Past the fusion grid: the EASE λ, each weight with more than one grid value, and the
+/// popularity half-life, stepped outward from a grid edge while validation NDCG@10 rises (the
+/// coverage guard still applies).
+#[allow(clippy::too_many_arguments)]
+fn extend_fusion(
+    exp: &Experiment,
+    set: &EvalSet,
+    grid: &Grid,
+    base: &BuildConfig,
+    als: AlsConfig,
+    best: (f64, FusionWeights, Option<f32>, Option<f32>),
+    min_coverage: f64,
+    trials: &mut Vec<(Option<f32>, Option<f32>, FusionWeights, f64)>,
+    edges: &mut Vec<EdgeNote>,
+    hb: &progress::Heartbeat,
+) -> Result<(f64, FusionWeights, Option<f32>, Option<f32>)> {
+    let n_items = exp.data.item_ids.len();
+    let mut best = best;
+    let matrix = |lambda: Option<f32>, half_life: Option<f32>| -> Result<SourceMatrix> {
+        let cfg = BuildConfig { als, ease: lambda.map(|l| (l, NEIGHBORS)), ..base.clone() };
+        Ok(SourceMatrix::compute(exp, &exp.train, set, &cfg)?
+            .with_popularity(&popularity(n_items, &exp.train, half_life)))
+    };
+    let admissible = |r: &Report| r.at.get(&10).filter(|m| m.coverage >= min_coverage).map(|m| m.ndcg);
+    // EASE λ: each new λ gets the whole weight grid.
+    if let Some(lambda) = best.2.filter(|_| best.1.item > 0.0) {
+        hb.step("fusion past the grid edge: EASE λ", BUDGET as u64);
+        let mut found = best;
+        let r = extend(
+            Axis { name: "ease_lambda", min: 1e-2, max: 1e6, integer: false },
+            &grid.ease_lambda,
+            lambda,
+            best.0,
+            |l| {
+                let m = matrix(Some(l), best.3)?;
+                let mut top: Option<f64> = None;
+                for &c in &grid.collab {
+                    for &v in &grid.vector {
+                        for &p in &grid.popularity {
+                            for &it in grid.item.iter().filter(|&&it| it > 0.0) {
+                                let w = FusionWeights { vector: v, collab: c, popularity: p, item: it };
+                                let r = m.report(set, w);
+                                trials.push((Some(l), best.3, w, r.ndcg(10)));
+                                if let Some(ndcg) = admissible(&r) {
+                                    top = Some(top.map_or(ndcg, |t: f64| t.max(ndcg)));
+                                    if ndcg > found.0 {
+                                        found = (ndcg, w, Some(l), best.3);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                hb.inc(Some(found.0));
+                Ok(top)
+            },
+        )?;
+        if let Some((_, _, note)) = r {
+            edges.push(note);
+            best = found;
+        }
+    }
+    let mut m = matrix(best.2.filter(|_| best.1.item > 0.0), best.3)?;
+    // Weights, one at a time.
+    type Field = fn(&mut FusionWeights) -> &mut f32;
+    let weights: [(&'static str, &[f32], Field); 4] = [
+        ("w_collab", &grid.collab, |w| &mut w.collab),
+        ("w_vector", &grid.vector, |w| &mut w.vector),
+        ("w_popularity", &grid.popularity, |w| &mut w.popularity),
+        ("w_item", &grid.item, |w| &mut w.item),
+    ];
+    hb.step("fusion past the grid edge: weights", 4 * BUDGET as u64);
+    for (name, values, field) in weights {
+        if name == "w_item" && best.2.is_none() {
+            continue;
+        }
+        let mut w0 = best.1;
+        let current = *field(&mut w0);
+        let r = extend(Axis { name, min: 0.0, max: 1e3, integer: false }, values, current, best.0, |x| {
+            let mut w = best.1;
+            *field(&mut w) = x;
+            let r = m.report(set, w);
+            trials.push((best.2, best.3, w, r.ndcg(10)));
+            hb.inc(None);
+            Ok(admissible(&r))
+        })?;
+        if let Some((x, top, note)) = r {
+            edges.push(note);
+            if top > best.0 {
+                *field(&mut best.1) = x;
+                best.0 = top;
+            }
+        }
+    }
+    // Popularity half-life (0 = plain counts is a switch, not an edge).
+    if let Some(hl) = best.3 {
+        let values: Vec<f32> = grid.half_life_days.iter().copied().filter(|&h| h > 0.0).collect();
+        hb.step("fusion past the grid edge: half-life", BUDGET as u64);
+        let r =
+            extend(Axis { name: "half_life_days", min: 0.5, max: 1e5, integer: false }, &values, hl, best.0, |h| {
+                m = std::mem::replace(&mut m, SourceMatrix::empty()).with_popularity(&popularity(
+                    n_items,
+                    &exp.train,
+                    Some(h),
+                ));
+                let r = m.report(set, best.1);
+                trials.push((best.2, Some(h), best.1, r.ndcg(10)));
+                hb.inc(None);
+                Ok(admissible(&r))
+            })?;
+        if let Some((h, top, note)) = r {
+            edges.push(note);
+            if top > best.0 {
+                best.3 = Some(h);
+                best.0 = top;
+            }
+        }
+    }
+    Ok(best)
 }

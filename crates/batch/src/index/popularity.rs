@@ -1,10 +1,12 @@
 //! Item popularity: training interaction counts, optionally decayed by age (a "trending" signal).
 
-use crate::data::dataset::Row;
+use crate::data::dataset::{collapse, Row};
 
 /// Popularity of each item over `rows`: plain counts, or counts decayed by age relative to the
-/// newest row with the given half-life (a "trending" signal).
+/// newest row with the given half-life (a "trending" signal). A repeated (user, item) pair counts
+/// once (its latest row), as in the protocol's binary matrix.
 pub fn popularity(n_items: usize, rows: &[Row], half_life_days: Option<f32>) -> Vec<f32> {
+    let rows = &collapse(rows)[..];
     let mut p = vec![0f32; n_items];
     match half_life_days {
         None => rows.iter().for_each(|&(_, i, _, _)| p[i as usize] += 1.0),

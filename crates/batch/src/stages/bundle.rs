@@ -1,9 +1,10 @@
-//! `shopai build`: a dataset (processed folder or raw files) → one bundle file, written atomically.
+//! `shopai build`: a dataset (processed folder, raw files, or a raw catalog alone for a
+//! search-only bundle) → one bundle file, written atomically.
 
 use crate::assemble::{build_bundle, BuildConfig};
 use crate::data::catalog::read_catalog;
 use crate::data::dataset::Dataset;
-use crate::data::ratings::{read_ratings, RatingsOptions};
+use crate::data::ratings::{read_ratings, Interactions, RatingsOptions};
 use crate::io::fs::{read_maybe_gz, source_hash, write_atomic};
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -67,6 +68,27 @@ pub fn dataset_from_raw(
         "quarantine_file": (!read.quarantined.is_empty()).then(|| quarantine.display().to_string()),
     });
     Ok((Dataset::new(&read.table, &products), source_hash(&[&ratings_bytes, &catalog_bytes]), ledger))
+}
+
+/// A search-only dataset from a raw catalog alone (no interactions: recommendations fall back to
+/// popularity, which is flat), with its ledger.
+pub fn dataset_from_catalog(catalog: &Path) -> Result<(Dataset, String, serde_json::Value)> {
+    let bytes = read_maybe_gz(catalog)?;
+    let read = read_catalog(&bytes).with_context(|| format!("parsing {}", catalog.display()))?;
+    anyhow::ensure!(
+        !read.products.is_empty(),
+        "{} has no valid products ({} lines quarantined)",
+        catalog.display(),
+        read.quarantined.len()
+    );
+    let ledger = serde_json::json!({
+        "catalog_input_rows": read.input_rows,
+        "products": read.products.len(),
+        "merged": read.merged,
+        "quarantined": read.quarantined.len(),
+        "interactions": 0,
+    });
+    Ok((Dataset::new(&Interactions::default(), &read.products), source_hash(&[&[], &bytes]), ledger))
 }
 
 /// Build a bundle from all interactions of `data` and write it.

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::data::catalog::{self, CatalogRead};
 use crate::data::parquet;
-use crate::data::processed::{processed_root, PROCESSED_LAYOUT};
+use crate::data::processed::{processed_root, ALL_ROWS_FILE, PROCESSED_LAYOUT};
 use crate::data::ratings::{self, RatingsOptions};
 use crate::io::fs::{maybe_gunzip, write_atomic};
 use crate::io::log;
@@ -142,6 +142,10 @@ pub fn ingest(cfg: &Config, input: &IngestInput) -> Result<IngestSummary> {
 
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     write_atomic(&dir.join("ratings.parquet"), &parquet::write_ratings(&read.table)?)?;
+    if let Some(all) = &read.all_rows {
+        // The evaluation splits every input row, whatever the duplicate policy kept.
+        write_atomic(&dir.join(ALL_ROWS_FILE), &parquet::write_ratings(all)?)?;
+    }
     let mut quarantine = String::new();
     for q in &read.quarantined {
         quarantine.push_str(&serde_json::to_string(&serde_json::json!({"file": "ratings", "line": q.line, "reason": q.reason, "detail": q.detail, "raw": q.raw}))?);
@@ -189,7 +193,7 @@ pub fn ingest(cfg: &Config, input: &IngestInput) -> Result<IngestSummary> {
 /// Mirror a processed version to S3 under an immutable prefix, then point `LATEST` at it.
 fn publish(cfg: &Config, storage: &Storage, dir: &Path, version: &str) -> Result<Option<String>> {
     let Some((bucket, prefix)) = s3_prefix(cfg) else { return Ok(None) };
-    for name in ["ratings.parquet", "catalog.parquet", "quarantine.jsonl", "summary.json"] {
+    for name in ["ratings.parquet", ALL_ROWS_FILE, "catalog.parquet", "quarantine.jsonl", "summary.json"] {
         let path = dir.join(name);
         if !path.exists() {
             continue;

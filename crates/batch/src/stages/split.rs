@@ -29,7 +29,7 @@ pub struct SplitSummary {
 /// Temporal 70/15/15 split, user and product tables with counts, popularity baselines.
 pub fn split(dir: &Path) -> Result<SplitSummary> {
     let p = load_processed(dir)?;
-    let t = &p.table;
+    let t = p.protocol_rows();
     let s = temporal_split(&t.timestamp, &t.line, 0.70, 0.15);
     let out = dir.join("split");
     std::fs::create_dir_all(&out)?;
