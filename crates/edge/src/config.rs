@@ -17,6 +17,9 @@ pub struct Config {
     pub embeddings_api_key: String,
     /// `SHOPAI_LOG_QUERY`: plain, hash or drop.
     pub log_query: QueryLog,
+    /// `SHOPAI_LOG_REQUESTS` (on): `off` drops the one-line-per-request log (`shopai monitor`
+    /// then has nothing to read); for measuring what the line costs, or hosts that log elsewhere.
+    pub log_requests: bool,
     /// Limits toward the embeddings endpoint.
     pub limits: Limits,
     /// `SHOPAI_EMBED_CACHE_ENTRIES` (1,024).
@@ -88,6 +91,14 @@ impl Config {
                 QueryLog::Hash
             }),
         };
+        let log_requests = match get("LOG_REQUESTS").as_deref().map(str::trim) {
+            None | Some("" | "on" | "true" | "1") => true,
+            Some("off" | "false" | "0") => false,
+            Some(v) => {
+                warnings.push(format!("SHOPAI_LOG_REQUESTS={v:?} is not on or off; logging"));
+                true
+            }
+        };
         let embeddings_url = get("EMBEDDINGS_URL").unwrap_or_default();
         let embeddings_api_key = get("EMBEDDINGS_API_KEY").unwrap_or_default();
         let chat = ChatConfig {
@@ -120,6 +131,7 @@ impl Config {
             embeddings_url,
             embeddings_api_key,
             log_query,
+            log_requests,
             limits,
             embed_cache_entries,
             answer_cache_entries,
@@ -140,7 +152,9 @@ mod tests {
         assert_eq!(c.bundle_path, crate::DEFAULT_BUNDLE_PATH);
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.log_query, QueryLog::Plain);
+        assert!(c.log_requests, "the request log is on by default");
         assert!(c.warnings.is_empty());
+        assert!(!Config::from_lookup(|k| (k == "LOG_REQUESTS").then(|| "off".into())).log_requests);
         let c = Config::from_lookup(|k| match k {
             "EMBED_TIMEOUT_MS" => Some("150".into()),
             "ANSWER_CACHE_BYTES" => Some("0".into()),

@@ -476,7 +476,9 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     };
     log.status = status;
     log.took_ms = ms(started);
-    emit(log.to_json());
+    if inst.config.log_requests {
+        emit(log.to_json());
+    }
     if status == 204 {
         // CORS preflight: storefront pages on other origins may call every route.
         return Ok(http::Response::builder()
