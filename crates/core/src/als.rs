@@ -273,10 +273,9 @@ pub fn cholesky_solve(a: &[f32], b: &[f32]) -> Result<Vec<f32>> {
     let mut l = vec![0f64; k * k];
     for i in 0..k {
         for j in 0..=i {
-            let mut s = a[i * k + j] as f64;
-            for p in 0..j {
-                s -= l[i * k + p] * l[j * k + p];
-            }
+            // Subtracted in index order, as written out: slices only drop the bounds checks.
+            let s =
+                l[i * k..i * k + j].iter().zip(&l[j * k..j * k + j]).fold(a[i * k + j] as f64, |s, (x, y)| s - x * y);
             if i == j {
                 if s <= 0.0 || !s.is_finite() {
                     return Err(Error::NotPositiveDefinite);
@@ -289,10 +288,7 @@ pub fn cholesky_solve(a: &[f32], b: &[f32]) -> Result<Vec<f32>> {
     }
     let mut z = vec![0f64; k];
     for i in 0..k {
-        let mut s = b[i] as f64;
-        for p in 0..i {
-            s -= l[i * k + p] * z[p];
-        }
+        let s = l[i * k..i * k + i].iter().zip(&z[..i]).fold(b[i] as f64, |s, (x, y)| s - x * y);
         z[i] = s / l[i * k + i];
     }
     let mut x = vec![0f64; k];
@@ -328,11 +324,9 @@ pub fn solve_row_exact(
         let conf = alpha * v;
         axpy(conf, &y, &mut b);
         if conf != 1.0 {
-            for p in 0..k {
-                let s = (conf - 1.0) * y[p];
-                for q in 0..k {
-                    a[p * k + q] += s * y[q];
-                }
+            for (a_row, &yp) in a.chunks_exact_mut(k).zip(&y) {
+                let s = (conf - 1.0) * yp;
+                a_row.iter_mut().zip(&y).for_each(|(a, &yq)| *a += s * yq);
             }
         }
     }

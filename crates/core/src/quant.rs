@@ -108,17 +108,22 @@ impl<'a> QuantView<'a> {
     /// `(row(i) − mean) · x`: the hot-path form; add `mean · x` once per query.
     #[inline]
     pub fn dot_f32_centered(&self, i: usize, x: &[f32]) -> f32 {
+        // Eight independent lanes summed in index order, then the tail: chunked slices (no index
+        // arithmetic, no bounds checks) so LLVM turns the lanes into SIMD (AVX/SSE natively,
+        // simd128 on wasm) without reordering any sum.
         let row = self.row(i);
+        let x = &x[..row.len()];
+        let (rc, xc) = (row.chunks_exact(8), x.chunks_exact(8));
+        let (rt, xt) = (rc.remainder(), xc.remainder());
         let mut acc = [0f32; 8];
-        let chunks = row.len() / 8;
-        for c in 0..chunks {
+        for (r, v) in rc.zip(xc) {
             for l in 0..8 {
-                acc[l] += row[c * 8 + l] as f32 * x[c * 8 + l];
+                acc[l] += r[l] as f32 * v[l];
             }
         }
         let mut tail = 0f32;
-        for j in chunks * 8..row.len() {
-            tail += row[j] as f32 * x[j];
+        for (&r, &v) in rt.iter().zip(xt) {
+            tail += r as f32 * v;
         }
         (acc.iter().sum::<f32>() + tail) * self.scales[i]
     }
@@ -256,6 +261,36 @@ mod tests {
         let b: Vec<i8> = (0..300).map(|i| ((i * 91) % 255 - 127) as i8).collect();
         for len in [0, 1, 15, 16, 17, 255, 300] {
             assert_eq!(best_dot_i8()(&a[..len], &b[..len]), dot_i8(&a[..len], &b[..len]));
+        }
+    }
+
+    #[test]
+    fn centered_dot_sums_in_the_documented_order() {
+        // Served scores must not change when the loop is rewritten: eight lanes summed in index
+        // order, lanes added left to right, then the tail, then the scale — bit for bit.
+        let reference = |row: &[i8], x: &[f32], scale: f32| {
+            let mut acc = [0f32; 8];
+            let chunks = row.len() / 8;
+            for c in 0..chunks {
+                for l in 0..8 {
+                    acc[l] += row[c * 8 + l] as f32 * x[c * 8 + l];
+                }
+            }
+            let mut tail = 0f32;
+            for j in chunks * 8..row.len() {
+                tail += row[j] as f32 * x[j];
+            }
+            (acc.iter().sum::<f32>() + tail) * scale
+        };
+        for dim in [1, 7, 8, 9, 64, 100, 384] {
+            let v: Vec<f32> = (0..3 * dim).map(|i| ((i * 7919) % 1000) as f32 / 37.0 - 13.0).collect();
+            let m = QuantMatrix::from_f32(&v, dim);
+            let x: Vec<f32> = (0..dim).map(|i| ((i * 104729) % 997) as f32 / 101.0 - 4.9).collect();
+            let view = m.view();
+            for r in 0..3 {
+                let want = reference(view.row(r), &x, view.scales[r]);
+                assert_eq!(view.dot_f32_centered(r, &x).to_bits(), want.to_bits(), "dim {dim} row {r}");
+            }
         }
     }
 

@@ -191,6 +191,8 @@ pub fn recommend(
         scratch.top.push(i as u32, fuse(&w, &scratch.parts(i)));
     }
     let top: Vec<Scored> = scratch.top.drain_sorted();
+    // The history's norms once per request, not once per (result, history item) pair.
+    let norms: Vec<Norms> = hist.iter().map(|&h| Norms::of(view, h)).collect();
     let recs = top
         .into_iter()
         .map(|s| {
@@ -199,36 +201,51 @@ pub fn recommend(
                 item: s.item,
                 score: s.score,
                 parts: scratch.parts(i),
-                because: explain(view, &hist, s.item, w),
+                because: explain(view, &hist, &norms, s.item, w),
             }
         })
         .collect();
     Ok((recs, source))
 }
 
+/// An item's code norms (`√(row · row)`) in the content and collaborative matrices.
+struct Norms {
+    vector: f32,
+    collab: f32,
+}
+
+impl Norms {
+    fn of(view: &BundleView<'_>, i: u32) -> Self {
+        let norm = |m: &crate::quant::QuantView<'_>| {
+            let r = m.row(i as usize);
+            (crate::quant::dot_i8(r, r) as f32).sqrt()
+        };
+        Self { vector: norm(&view.vectors), collab: norm(&view.factors) }
+    }
+}
+
 /// The (up to two) history items most similar to `item`, weighing factor and content similarity
-/// as the fusion weighs those sources.
-fn explain(view: &BundleView<'_>, history: &[u32], item: u32, w: FusionWeights) -> Vec<u32> {
+/// as the fusion weighs those sources. `norms[i]` belongs to `history[i]`.
+fn explain(view: &BundleView<'_>, history: &[u32], norms: &[Norms], item: u32, w: FusionWeights) -> Vec<u32> {
     if history.is_empty() {
         return Vec::new();
     }
-    let cos = |m: &crate::quant::QuantView<'_>, a: u32, b: u32| {
-        let (ra, rb) = (m.row(a as usize), m.row(b as usize));
-        let d = crate::quant::dot_i8(ra, rb) as f32;
-        let na = crate::quant::dot_i8(ra, ra) as f32;
-        let nb = crate::quant::dot_i8(rb, rb) as f32;
+    let cos = |m: &crate::quant::QuantView<'_>, a: u32, na: f32, b: u32, nb: f32| {
         if na > 0.0 && nb > 0.0 {
-            d / (na.sqrt() * nb.sqrt())
+            crate::quant::dot_i8(m.row(a as usize), m.row(b as usize)) as f32 / (na * nb)
         } else {
             0.0
         }
     };
+    let it = Norms::of(view, item);
     let mut top = TopK::new(2);
-    for &h in history {
+    for (&h, hn) in history.iter().zip(norms) {
         let neighbour = view.neighbors_of(h as usize).find(|&(j, _)| j == item).map_or(0.0, |(_, x)| x.max(0.0));
         top.push(
             h,
-            w.vector * cos(&view.vectors, h, item) + w.collab * cos(&view.factors, h, item) + w.item * neighbour,
+            w.vector * cos(&view.vectors, h, hn.vector, item, it.vector)
+                + w.collab * cos(&view.factors, h, hn.collab, item, it.collab)
+                + w.item * neighbour,
         );
     }
     top.drain_sorted().into_iter().map(|s| s.item).collect()
