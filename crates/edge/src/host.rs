@@ -429,7 +429,9 @@ async fn serve_with(
     }
     match api::parse_query(method, path, &body) {
         Some(Ok(q)) => {
-            log.query = q.text().and_then(|t| inst.config.log_query.render(t));
+            if inst.config.log_requests {
+                log.query = q.text().and_then(|t| inst.config.log_query.render(t));
+            }
             rank(inst, &q, method, path, state, log).await
         }
         Some(Err(reply)) => Answer::from_reply(reply),
@@ -455,7 +457,9 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     let inst = instance().await;
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
-    let mut log = LogLine::new(humantime::format_rfc3339_millis(SystemTime::now()).to_string(), &method, &path);
+    // The clock is read now; the timestamp is formatted only if the line is written.
+    let received_at = SystemTime::now();
+    let mut log = LogLine::new(String::new(), &method, &path);
     let (status, body) = if method == "OPTIONS" {
         (204, Bytes::new())
     } else if method == "GET" && path == "/openapi.json" {
@@ -477,6 +481,7 @@ async fn handle(req: Request) -> anyhow::Result<impl IntoResponse> {
     log.status = status;
     log.took_ms = ms(started);
     if inst.config.log_requests {
+        log.ts = humantime::format_rfc3339_millis(received_at).to_string();
         emit(log.to_json());
     }
     if status == 204 {
