@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, PATHS, shopai, tempDir, freePort, startProcess, waitFor, startEdge, jsonLines } from './harness.mjs';
 
@@ -24,10 +24,10 @@ async function fakeOpenAI(faults = '') {
   return { url: `${base}/v1`, proc, stats: async () => (await fetch(`${base}/stats`)).json() };
 }
 
-async function edgeWith(fake, env = []) {
+async function edgeWith(fake, env = [], serveFlags = []) {
   // A generous budget unless a test sets one: the machine running the suite may be busy.
   const budget = env.some((v) => v.startsWith('SHOPAI_EMBED_TIMEOUT_MS=')) ? [] : ['SHOPAI_EMBED_TIMEOUT_MS=3000'];
-  const e = await startEdge(work, 'bundle.bin', [`SHOPAI_EMBEDDINGS_URL=${fake.url}`, ...budget, ...env]);
+  const e = await startEdge(work, 'bundle.bin', [`SHOPAI_EMBEDDINGS_URL=${fake.url}`, ...budget, ...env], serveFlags);
   running.push(e.proc);
   return e;
 }
@@ -102,6 +102,24 @@ test('a hanging endpoint costs the budget, then the breaker answers lexically wi
   const l = await lastLines(e, 5);
   assert.deepEqual(l.map((x) => x.degraded), answers.map((a) => a.degraded), 'the log line says the same');
   assert.equal(l.at(-1).answer_cache, 'miss', 'degraded answers are not cached');
+});
+
+test('an open breaker is shared: fresh instances skip the hanging endpoint too', async () => {
+  // Four requests per instance: the first instance answers /health and three searches (three
+  // timeouts open its breaker); every later instance starts with the breaker the first one opened.
+  const shared = join(work, 'shared');
+  mkdirSync(shared, { recursive: true });
+  const fake = await fakeOpenAI('timeout*');
+  const e = await edgeWith(fake, ['SHOPAI_EMBED_TIMEOUT_MS=200', 'SHOPAI_BREAKER_FAILURES=3', 'SHOPAI_BREAKER_COOLDOWN_MS=600000',
+    'SHOPAI_BUNDLE_CACHE_DIR=/data/shared'], ['--max-instance-reuse-count', '4']);
+  const answers = [];
+  for (const q of ['leather boot', 'stock pot', 'watering can', 'denim jacket', 'face cream', 'wool scarf', 'tea pot', 'desk lamp']) {
+    answers.push(await search(e, q));
+  }
+  for (const a of answers.slice(0, 3)) assert.match(a.degraded, /timed out after 200 ms/);
+  for (const a of answers.slice(3)) assert.match(a.degraded, /circuit breaker open/, 'later instances adopted the open breaker');
+  assert.equal((await fake.stats()).requests, 3, 'only the first instance paid the budget');
+  assert.ok(Number(readFileSync(join(shared, 'breaker-open-until'), 'utf8')) > Date.now(), 'the shared cool-down lies ahead');
 });
 
 test('the per-instance rate limit answers lexically instead of calling', async () => {

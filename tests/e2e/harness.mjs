@@ -85,10 +85,11 @@ export async function waitFor(url, proc, timeoutMs = 30000) {
   throw new Error(`timed out waiting for ${url}: ${proc?.log()}`);
 }
 
-/** Serve the edge component with wasmtime on a free loopback port, the bundle mounted at /data. */
-export async function startEdge(bundleDir, bundleName = 'bundle.bin', extraEnv = []) {
+/** Serve the edge component with wasmtime on a free loopback port, the bundle mounted at /data
+ * (writable); `serveFlags` go to `wasmtime serve` (e.g. `--max-instance-reuse-count`). */
+export async function startEdge(bundleDir, bundleName = 'bundle.bin', extraEnv = [], serveFlags = []) {
   const port = await freePort();
-  const args = ['serve', '-Scli', '-Sp3', '-Wcomponent-model-async', '--addr', `127.0.0.1:${port}`,
+  const args = ['serve', '-Scli', '-Sp3', '-Wcomponent-model-async', ...serveFlags, '--addr', `127.0.0.1:${port}`,
     '--dir', `${bundleDir}::/data`, '--env', `SHOPAI_BUNDLE_PATH=/data/${bundleName}`, ...extraEnv.flatMap((e) => ['--env', e]), PATHS.edgeWasm];
   const proc = startProcess(PATHS.wasmtime, args);
   const url = `http://127.0.0.1:${port}`;

@@ -34,8 +34,9 @@ pub struct Config {
     pub bundle_url: String,
     /// `SHOPAI_BUNDLE_REVALIDATE_SECS` (30): revalidate `LATEST` at most this often, in ms here.
     pub bundle_revalidate_ms: u64,
-    /// `SHOPAI_BUNDLE_CACHE_DIR`: writable folder where a fetched bundle waits for the next
-    /// instance (empty: Spin's key-value store under Spin, none under `wasmtime serve`).
+    /// `SHOPAI_BUNDLE_CACHE_DIR`: writable folder instances share — a fetched bundle waits there
+    /// for the next instance, and an open circuit breaker is seen by every instance (empty:
+    /// Spin's key-value store under Spin, nothing shared under `wasmtime serve`).
     pub bundle_cache_dir: String,
     /// `SHOPAI_S3_ENDPOINT`: an S3-compatible endpoint (empty: AWS).
     pub s3_endpoint: String,

@@ -9,7 +9,7 @@ use crate::cache::{AnswerCache, CachedAnswer, EmbeddingCache};
 use crate::config::Config;
 use crate::loader::Loader;
 use crate::log::LogLine;
-use crate::upstream::{estimate_tokens, Guard};
+use crate::upstream::{estimate_tokens, Change, Guard};
 use bytes::Bytes;
 use futures::future::{select, Either};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -182,6 +182,38 @@ async fn post_within(
     }
 }
 
+/// Where instances share the breaker (the bundle cache: `SHOPAI_BUNDLE_CACHE_DIR` or, under
+/// Spin, the key-value store): Unix ms until which the endpoint is skipped.
+const SHARED_BREAKER_KEY: &str = "breaker-open-until";
+
+/// Before a call with the breaker closed: has another instance opened it? Instances are
+/// short-lived (128 requests each under Spin and `wasmtime serve`), so without this every new one
+/// would pay the time budget `breaker_failures` times against an endpoint known to be down.
+async fn adopt_shared_breaker(inst: &Instance) {
+    let now = inst.now_ms();
+    if inst.guard.borrow().is_open(now) {
+        return;
+    }
+    let Some(raw) = crate::release::host::cache_get(&inst.config, SHARED_BREAKER_KEY).await else {
+        return;
+    };
+    let Some(until_unix) = std::str::from_utf8(&raw).ok().and_then(|t| t.trim().parse::<u64>().ok()) else {
+        return;
+    };
+    let open_for_ms = until_unix as i64 - crate::release::host::now_ms() as i64;
+    inst.guard.borrow_mut().adopt(inst.now_ms(), open_for_ms);
+}
+
+/// What this instance's breaker decided, for the others: open until `until_unix` (Unix ms), or
+/// 0 after a trial call succeeded.
+async fn share_breaker_until_unix(inst: &Instance, until_unix: u64) {
+    if let Err(e) =
+        crate::release::host::cache_put(&inst.config, SHARED_BREAKER_KEY, until_unix.to_string().as_bytes()).await
+    {
+        emit(json!({"source": "edge", "event": "breaker_share_failed", "error": e}).to_string());
+    }
+}
+
 /// Call the embeddings endpoint under the instance's guard: admitted by the breaker and the
 /// buckets, within the time budget, at most one retry; `check` turns the body into a value (a
 /// malformed body is a failure like any other).
@@ -194,6 +226,7 @@ async fn guarded_call<T>(
     if inst.config.embeddings_url.is_empty() {
         return Err("no embeddings endpoint configured (SHOPAI_EMBEDDINGS_URL)".into());
     }
+    adopt_shared_breaker(inst).await;
     inst.guard.borrow_mut().admit(inst.now_ms(), tokens).map_err(|r| r.to_string())?;
     let budget = Duration::from_millis(inst.config.limits.timeout_ms);
     let start = Instant::now();
@@ -207,7 +240,11 @@ async fn guarded_call<T>(
                 .and_then(|raw| check(&raw).map_err(|e| (e, true)));
         match outcome {
             Ok(v) => {
-                inst.guard.borrow_mut().record(inst.now_ms(), true);
+                let change = inst.guard.borrow_mut().record(inst.now_ms(), true);
+                if change == Change::Recovered {
+                    // Tell the others the trial went through (a cool-down long over is no news).
+                    share_breaker_until_unix(inst, 0).await;
+                }
                 return Ok(v);
             }
             Err((e, retryable)) => {
@@ -216,7 +253,11 @@ async fn guarded_call<T>(
                     retried = true;
                     continue;
                 }
-                inst.guard.borrow_mut().record(inst.now_ms(), false);
+                let change = inst.guard.borrow_mut().record(inst.now_ms(), false);
+                if let Change::Opened(until) = change {
+                    let until_unix = crate::release::host::now_ms() + until.saturating_sub(inst.now_ms());
+                    share_breaker_until_unix(inst, until_unix).await;
+                }
                 return Err(if retried { format!("{e} (after one retry)") } else { e });
             }
         }

@@ -246,9 +246,9 @@ pub(crate) mod host {
         Ok((status, etag, body.to_vec()))
     }
 
-    // ---- the cache a fresh instance reads -------------------------------------------------
+    // ---- the cache a fresh instance reads (the bundle; also the shared breaker, host.rs) ----
 
-    async fn cache_get(s: &Settings, key: &str) -> Option<Vec<u8>> {
+    pub(crate) async fn cache_get(s: &Settings, key: &str) -> Option<Vec<u8>> {
         #[cfg(feature = "spin")]
         if s.bundle_cache_dir.is_empty() {
             let store = spin_sdk::key_value::Store::open_default().await.ok()?;
@@ -260,7 +260,7 @@ pub(crate) mod host {
         std::fs::read(format!("{}/{key}", s.bundle_cache_dir.trim_end_matches('/'))).ok()
     }
 
-    async fn cache_put(s: &Settings, key: &str, bytes: &[u8]) -> Result<(), String> {
+    pub(crate) async fn cache_put(s: &Settings, key: &str, bytes: &[u8]) -> Result<(), String> {
         #[cfg(feature = "spin")]
         if s.bundle_cache_dir.is_empty() {
             let store =
