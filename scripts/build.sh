@@ -8,7 +8,8 @@ step "native CLI (release)"
 cargo build --release -p shopai-batch
 
 step "npm package (wasm-pack, --target web)"
-wasm-pack --quiet build crates/wasm --target web --release --out-dir pkg --no-pack 2>&1 | grep -v "^\[INFO\]" || true
+# Cargo profile release-npm (Cargo.toml): release plus whole-program LTO, for the download size.
+wasm-pack --quiet build crates/wasm --target web --profile release-npm --out-dir pkg --no-pack 2>&1 | grep -v "^\[INFO\]" || true
 [ -f crates/wasm/pkg/shopai_wasm_bg.wasm ] || die "wasm-pack produced no package"
 if command -v wasm-opt >/dev/null 2>&1; then
   wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \

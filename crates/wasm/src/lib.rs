@@ -70,7 +70,9 @@ fn from_js<T: serde::de::DeserializeOwned>(request: &JsValue) -> Result<T, JsErr
         .ok()
         .and_then(|s| s.as_string())
         .ok_or_else(|| JsError::new("the request could not be read as JSON"))?;
-    serde_json::from_str(&text).map_err(|e| JsError::new(&format!("invalid request: {e}")))
+    // from_slice, not from_str: core reads the manifest with from_slice, so the parser code
+    // (serde_json's Deserializer<SliceRead>) is shared rather than instantiated a second time.
+    serde_json::from_slice(text.as_bytes()).map_err(|e| JsError::new(&format!("invalid request: {e}")))
 }
 
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
