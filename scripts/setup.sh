@@ -18,9 +18,10 @@ if ! have_version wasm-bindgen "$WASM_BINDGEN_VERSION"; then
   # Not --locked: its lockfile pins a webpki-roots release the registry refuses.
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$SHOPAI_TOOLS" --force
 fi
-if ! command -v wasm-pack >/dev/null 2>&1; then
+# 0.13 or later: scripts/build.sh builds the npm package with a named cargo profile (--profile).
+if ! command -v wasm-pack >/dev/null 2>&1 || [ "$(printf '%s\n0.13.0\n' "$(wasm-pack --version | cut -d' ' -f2)" | sort -V | head -1)" != 0.13.0 ]; then
   step "wasm-pack"
-  cargo install wasm-pack --locked --root "$SHOPAI_TOOLS"
+  cargo install wasm-pack --locked --root "$SHOPAI_TOOLS" --force
 fi
 if ! have_version wasmtime "$WASMTIME_VERSION"; then
   step "wasmtime-cli $WASMTIME_VERSION (a cold build takes about 15 minutes on 2 cores)"
