@@ -243,6 +243,10 @@ pub enum SearchMode {
     /// Reciprocal-rank fusion (k = [`crate::search::RRF_K`]) of the candidates' vector and BM25
     /// rankings.
     Rrf,
+    /// BM25 alone for text queries, whatever vector comes with them (so runtimes do not fetch
+    /// one): chosen when lexical search beats every fusion on the bundle's labelled queries. A
+    /// query without text still searches by its vector.
+    Lexical,
 }
 
 /// How search combines the vector and lexical (BM25) scores.

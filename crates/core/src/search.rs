@@ -223,6 +223,9 @@ pub fn search(view: &BundleView<'_>, query: &SearchQuery<'_>, scratch: &mut Sear
             return Err(Error::InvalidArgument { field: "vector", reason: "contains NaN or infinity".into() });
         }
     }
+    // Lexical mode: a text query is answered by BM25 alone, its vector (if any) unused.
+    let has_text = text.is_some_and(|t| !t.trim().is_empty());
+    let vector = if weights.mode == SearchMode::Lexical && has_text && view.lexical.is_some() { None } else { vector };
     let use_lex = match text {
         Some(t) if lexical_weight > 0.0 || vector.is_none() || rrf => bm25_into(view, t, &mut scratch.lexical),
         _ => false,
@@ -488,6 +491,36 @@ mod tests {
         }
         assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
         assert!(hits[0].item == 0 || hits[0].item == 2);
+    }
+
+    #[test]
+    fn lexical_mode_answers_text_with_bm25_alone_whatever_the_vector() {
+        use crate::HashEmbedder;
+        let texts = ["red running shoes", "blue denim jacket", "trail running shoe with grip", "cast iron pan"];
+        let e = HashEmbedder::new(32);
+        let vectors: Vec<f32> = texts.iter().flat_map(|t| e.embed(t)).collect();
+        let b = four_items(&texts, &vectors, 32);
+        let v = b.view();
+        let mut s = SearchScratch::default();
+        let lexical = Some(SearchWeights { lexical: 1.0, mode: SearchMode::Lexical });
+        // A vector pointing at the jacket changes nothing: the reference is the text-only search.
+        let qv = e.embed("blue denim jacket");
+        let with_vector = SearchQuery {
+            vector: Some(&qv),
+            text: Some("running shoe"),
+            weights: lexical,
+            top_k: 4,
+            ..SearchQuery::default()
+        };
+        let got = search(&v, &with_vector, &mut s).expect("search");
+        let reference = search(&v, &SearchQuery { vector: None, ..with_vector }, &mut s).expect("search");
+        assert_eq!(got.hits, reference.hits);
+        assert_eq!(got.stats.strategy, StrategyUsed::Lexical);
+        assert!(!items(&got).contains(&1), "the jacket matches no term");
+        // Without text the vector still searches.
+        let vector_only =
+            SearchQuery { vector: Some(&qv), text: None, weights: lexical, top_k: 1, ..SearchQuery::default() };
+        assert_eq!(items(&search(&v, &vector_only, &mut s).expect("search")), vec![1]);
     }
 
     #[test]

@@ -187,8 +187,15 @@ pub fn local_embedder(manifest: &Manifest) -> Option<HashEmbedder> {
 /// Decide whether `req` needs a query vector from outside core: the one place this is decided
 /// (the edge, the npm package's `needsQueryVector` and `shopai evaluate-search` all ask here).
 pub fn plan_query(manifest: &Manifest, req: &SearchRequest) -> QueryPlan {
+    // A bundle tuned to lexical search answers text with BM25 alone: no vector to fetch.
+    let lexical_only = manifest.search.mode == crate::bundle::SearchMode::Lexical && manifest.lexical_terms > 0;
     match &req.query {
-        Some(text) if req.vector.is_none() && !text.trim().is_empty() && local_embedder(manifest).is_none() => {
+        Some(text)
+            if req.vector.is_none()
+                && !text.trim().is_empty()
+                && local_embedder(manifest).is_none()
+                && !lexical_only =>
+        {
             QueryPlan::EmbedQuery {
                 text: text.clone(),
                 model: manifest.embedding.model.clone(),
@@ -348,6 +355,16 @@ mod tests {
         assert_eq!(plan_query(&minilm, &with_vector), QueryPlan::Answer, "the request carries its vector");
         assert_eq!(plan_query(&minilm, &text("   ")), QueryPlan::Answer, "nothing to embed");
         assert_eq!(plan_query(&minilm, &SearchRequest::default()), QueryPlan::Answer);
+        let mut lexical = manifest("all-MiniLM-L6-v2");
+        lexical.search.mode = crate::bundle::SearchMode::Lexical;
+        lexical.lexical_terms = 5;
+        assert_eq!(
+            plan_query(&lexical, &text("red shoe")),
+            QueryPlan::Answer,
+            "tuned to BM25 alone: no vector to fetch"
+        );
+        lexical.lexical_terms = 0;
+        assert!(plan_query(&lexical, &text("red shoe")).needs_query_vector(), "no lexical index: vectors it is");
     }
 
     /// What `plan_query` promises holds: a request it answers directly gets a semantic answer;

@@ -137,7 +137,8 @@ pub struct SearchEvalReport {
     pub rrf: ModeResult,
     /// Every weighted hybrid tried.
     pub hybrid_grid: Vec<ModeResult>,
-    /// What evaluation picks for the bundle's `search` settings: the better of `hybrid` and `rrf`.
+    /// What evaluation picks for the bundle's `search` settings ([`choose`]): the best of
+    /// `hybrid`, `rrf`, `vector` and `lexical`.
     pub chosen: shopai_core::SearchWeights,
     /// Per query, per mode, the ranked product ids (for audit and reference checks).
     pub rankings: Vec<QueryRanking>,
@@ -269,11 +270,7 @@ pub fn evaluate_with(
         .cloned()
         .max_by(|a, b| a.ndcg_at_10.total_cmp(&b.ndcg_at_10).then(b.lexical_weight.total_cmp(&a.lexical_weight)))
         .expect("the grid is not empty");
-    let chosen = if rrf.ndcg_at_10 > hybrid.ndcg_at_10 {
-        SearchWeights { lexical: 0.0, mode: SearchMode::Rrf }
-    } else {
-        SearchWeights { lexical: hybrid.lexical_weight, mode: SearchMode::Weighted }
-    };
+    let chosen = choose(&hybrid, &rrf, &lexical, &vector);
     Ok(SearchEvalReport {
         queries: used.len(),
         skipped_queries: set.queries.len() - used.len(),
@@ -300,6 +297,26 @@ pub fn evaluate_with(
     })
 }
 
+/// The setting evaluation picks, by nDCG@10: the best weighted hybrid, reciprocal-rank fusion,
+/// vector alone (weighted with lexical weight 0) or lexical alone ([`SearchMode::Lexical`]: then
+/// runtimes skip the query embedding). A single source replaces a fusion only when strictly
+/// better; on ties the earlier candidate stays.
+pub fn choose(hybrid: &ModeResult, rrf: &ModeResult, lexical: &ModeResult, vector: &ModeResult) -> SearchWeights {
+    let candidates = [
+        (hybrid.ndcg_at_10, SearchWeights { lexical: hybrid.lexical_weight, mode: SearchMode::Weighted }),
+        (rrf.ndcg_at_10, SearchWeights { lexical: 0.0, mode: SearchMode::Rrf }),
+        (vector.ndcg_at_10, SearchWeights { lexical: 0.0, mode: SearchMode::Weighted }),
+        (lexical.ndcg_at_10, SearchWeights { lexical: 1.0, mode: SearchMode::Lexical }),
+    ];
+    let mut best = candidates[0];
+    for c in &candidates[1..] {
+        if c.0 > best.0 {
+            best = *c;
+        }
+    }
+    best.1
+}
+
 /// One query vector per labelled query, embedded the way the bundle's items were: the bundle's
 /// own hashing embedder, or the configured OpenAI-compatible provider (which must serve the
 /// bundle's model). `None` where the provider returned nothing for a query.
@@ -316,4 +333,34 @@ pub fn embed_queries(view: &BundleView<'_>, cfg: &Config, set: &LabelSet) -> Res
     );
     let (v, _) = Embedder::new(EmbedConfig::from_config(cfg))?.embed_all(&texts, |_| {})?;
     Ok(v.into_iter().map(|v| (!v.is_empty()).then_some(v)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(mode: &str, lexical_weight: f32, ndcg: f64) -> ModeResult {
+        ModeResult { mode: mode.into(), lexical_weight, ndcg_at_10: ndcg, recall_at_10: 0.0 }
+    }
+
+    #[test]
+    fn the_choice_includes_each_source_alone() {
+        let hybrid = result("hybrid", 0.5, 0.35);
+        let rrf = result("rrf", 0.0, 0.34);
+        let pick =
+            |lex: f64, vec: f64| choose(&hybrid, &rrf, &result("lexical", 1.0, lex), &result("vector", 0.0, vec));
+        assert_eq!(pick(0.30, 0.20), SearchWeights { lexical: 0.5, mode: SearchMode::Weighted });
+        assert_eq!(pick(0.37, 0.20), SearchWeights { lexical: 1.0, mode: SearchMode::Lexical }, "BM25 alone won");
+        assert_eq!(pick(0.30, 0.36), SearchWeights { lexical: 0.0, mode: SearchMode::Weighted }, "vectors alone won");
+        assert_eq!(
+            pick(0.35, 0.35),
+            SearchWeights { lexical: 0.5, mode: SearchMode::Weighted },
+            "ties keep the fusion"
+        );
+        let better_rrf = result("rrf", 0.0, 0.40);
+        assert_eq!(
+            choose(&hybrid, &better_rrf, &result("lexical", 1.0, 0.1), &result("vector", 0.0, 0.1)),
+            SearchWeights { lexical: 0.0, mode: SearchMode::Rrf }
+        );
+    }
 }
