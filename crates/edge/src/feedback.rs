@@ -178,12 +178,7 @@ pub(crate) mod host {
     }
 
     async fn put(s: &Config, key: &str, bucket: &str, body: Vec<u8>) -> Result<(), String> {
-        let url = if s.s3_endpoint.is_empty() {
-            let region = if s.s3.region.is_empty() { "us-east-1" } else { &s.s3.region };
-            format!("https://{bucket}.s3.{region}.amazonaws.com/{key}")
-        } else {
-            format!("{}/{bucket}/{key}", s.s3_endpoint.trim_end_matches('/'))
-        };
+        let url = crate::release::s3_object_url(bucket, key, &s.s3_endpoint, &s.s3.region);
         let mut last = String::new();
         for attempt in 0..3u32 {
             if attempt > 0 {

@@ -63,6 +63,17 @@ pub struct Source {
     pub pointer: bool,
 }
 
+/// The HTTP URL of an S3 object: path-style on a configured S3-compatible endpoint (moto, MinIO),
+/// else AWS's virtual-hosted URL for the region (`us-east-1` when none is set). Bundles and
+/// feedback objects are both addressed here.
+pub fn s3_object_url(bucket: &str, key: &str, s3_endpoint: &str, region: &str) -> String {
+    if s3_endpoint.is_empty() {
+        format!("https://{bucket}.s3.{}.amazonaws.com/{key}", if region.is_empty() { "us-east-1" } else { region })
+    } else {
+        format!("{}/{bucket}/{key}", s3_endpoint.trim_end_matches('/'))
+    }
+}
+
 /// Turn `bundle_url` into an HTTP URL: `s3://bucket/key` becomes a path-style URL on the
 /// configured endpoint (e.g. moto or MinIO) or the virtual-hosted AWS URL for the region.
 pub fn resolve(bundle_url: &str, s3_endpoint: &str, region: &str) -> Result<Source, String> {
@@ -72,12 +83,7 @@ pub fn resolve(bundle_url: &str, s3_endpoint: &str, region: &str) -> Result<Sour
         if bucket.is_empty() || key.is_empty() {
             return Err(format!("{bundle_url:?} is not s3://bucket/key"));
         }
-        let url = if s3_endpoint.is_empty() {
-            format!("https://{bucket}.s3.{}.amazonaws.com/{key}", if region.is_empty() { "us-east-1" } else { region })
-        } else {
-            format!("{}/{bucket}/{key}", s3_endpoint.trim_end_matches('/'))
-        };
-        return Ok(Source { pointer: pointer(key), url, s3: true });
+        return Ok(Source { pointer: pointer(key), url: s3_object_url(bucket, key, s3_endpoint, region), s3: true });
     }
     if bundle_url.starts_with("https://") || bundle_url.starts_with("http://") {
         return Ok(Source { url: bundle_url.to_string(), s3: false, pointer: pointer(bundle_url) });
