@@ -136,7 +136,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         ..Manifest::default()
     };
     let (codes, vector_extras) = vectors::build_index(&vectors, dims, &cfg.index, cfg.progress)?;
-    let parts = BundleParts {
+    let mut parts = BundleParts {
         manifest,
         item_ids: data.item_ids.clone(),
         titles: data.titles.clone(),
@@ -155,5 +155,48 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
             None => Vec::new(),
         },
     };
+    let bytes = parts.to_bytes()?;
+    if cfg.index.kind == vectors::IndexKind::Auto && parts.vector_extras.graph.is_some() {
+        return guard_graph(&mut parts, bytes, &vectors, dims, &cfg.index);
+    }
+    Ok(bytes)
+}
+
+/// `--index auto` keeps the graph it chose by catalog size only where it keeps recall@10 within
+/// [`vectors::GRAPH_RECALL_SLACK`] of the scan on the bundle's own items: at the configured search
+/// beam, else at twice or four times that (stored as the bundle's `ef_search`), else the bundle
+/// gets sign bits and the scan instead. What was measured and decided is logged.
+fn guard_graph(
+    parts: &mut BundleParts,
+    bytes: Vec<u8>,
+    values: &[f32],
+    dims: usize,
+    opts: &vectors::IndexOptions,
+) -> Result<Vec<u8>> {
+    let base = opts.graph.ef_search.max(1);
+    let mut checks = Vec::new();
+    for ef in [base, base * 2, base * 4] {
+        let check = vectors::recall_check(&bytes, values, dims, ef)?;
+        checks.push(check);
+        if check.keeps_recall() {
+            crate::io::log::info(
+                "index auto: graph kept",
+                serde_json::json!({"ef_search": ef, "recall_at_10_graph": check.graph, "recall_at_10_scan": check.scan}),
+            );
+            if ef == base {
+                return Ok(bytes);
+            }
+            parts.manifest.index.ef_search = ef as u32;
+            return Ok(parts.to_bytes()?);
+        }
+    }
+    crate::io::log::warn(
+        "index auto: graph dropped for sign bits and the scan (it lost recall@10)",
+        serde_json::json!({"checks": checks, "slack": vectors::GRAPH_RECALL_SLACK}),
+    );
+    let signs = vectors::IndexOptions { kind: vectors::IndexKind::Signs, refine: None, ..*opts };
+    let (codes, extras) = vectors::build_index(values, dims, &signs, false)?;
+    parts.vectors = codes;
+    parts.vector_extras = extras;
     Ok(parts.to_bytes()?)
 }

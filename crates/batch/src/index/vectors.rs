@@ -27,7 +27,8 @@ pub const SIGNS_MIN_ITEMS: usize = 8_192;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IndexKind {
-    /// By catalog size: graph from 50,000 items, sign bits from 8,192, else a plain scan.
+    /// By catalog size: graph from 50,000 items (kept only where it keeps recall, see
+    /// `assemble::guard_graph`), sign bits from 8,192, else a plain scan.
     #[default]
     Auto,
     /// int8 scan only.
@@ -90,6 +91,59 @@ pub fn build_index(
         extras.graph = Some(build_graph(values, dim, &opts.graph, progress)?);
     }
     Ok((codes, extras))
+}
+
+/// `--index auto` keeps a graph only where its recall@10 is within this of the int8 scan's.
+pub const GRAPH_RECALL_SLACK: f64 = 0.005;
+/// Items whose own vectors serve as queries for the recall check.
+pub const RECALL_CHECK_QUERIES: usize = 200;
+
+/// Recall@10 of the served search against the exact f32 inner product, over the bundle's own items.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct RecallCheck {
+    /// Beam width the graph was searched with.
+    pub ef_search: usize,
+    /// The int8 scan's recall@10.
+    pub scan: f64,
+    /// The graph's recall@10.
+    pub graph: f64,
+}
+
+impl RecallCheck {
+    /// Whether the graph keeps recall within [`GRAPH_RECALL_SLACK`] of the scan.
+    pub fn keeps_recall(&self) -> bool {
+        self.scan - self.graph <= GRAPH_RECALL_SLACK
+    }
+}
+
+/// Measure recall@10 of the scan and of the graph (at `ef`) in the bundle `bytes`, with up to
+/// [`RECALL_CHECK_QUERIES`] evenly spread items' f32 vectors (`values`, row-major) as queries,
+/// against exact top-10 by f32 inner product over every item.
+pub fn recall_check(bytes: &[u8], values: &[f32], dim: usize, ef: usize) -> Result<RecallCheck> {
+    use shopai_core::search::{search, SearchQuery, SearchScratch, Strategy};
+    let bundle = shopai_core::Bundle::load(bytes)?;
+    let view = bundle.view();
+    let n = values.len() / dim.max(1);
+    let queries = RECALL_CHECK_QUERIES.min(n);
+    let mut scratch = SearchScratch::default();
+    let (mut scan, mut graph) = (0usize, 0usize);
+    let mut exact = shopai_core::topk::TopK::new(10);
+    for j in 0..queries {
+        let q = &values[(j * n / queries) * dim..(j * n / queries + 1) * dim];
+        exact.reset(10);
+        for (i, row) in values.chunks_exact(dim).enumerate() {
+            exact.push(i as u32, shopai_core::math::dot(q, row));
+        }
+        let truth: Vec<u32> = exact.drain_sorted().into_iter().map(|s| s.item).collect();
+        let mut hits = |strategy| -> Result<usize> {
+            let query = SearchQuery { vector: Some(q), top_k: 10, strategy, ef, ..SearchQuery::default() };
+            Ok(search(&view, &query, &mut scratch)?.hits.iter().filter(|h| truth.contains(&h.item)).count())
+        };
+        scan += hits(Strategy::Flat)?;
+        graph += hits(Strategy::Graph)?;
+    }
+    let total = (queries * 10).max(1) as f64;
+    Ok(RecallCheck { ef_search: ef, scan: scan as f64 / total, graph: graph as f64 / total })
 }
 
 /// One catalog vector as instant-distance sees it; it serializes as its item index, so the
@@ -238,6 +292,45 @@ mod tests {
             v.extend(row.iter().map(|x| x / norm));
         }
         v
+    }
+
+    fn bundle_of(v: &[f32], dim: usize, opts: &IndexOptions, graph_over: Option<&[f32]>) -> Vec<u8> {
+        let n = v.len() / dim;
+        let (codes, mut extras) = build_index(v, dim, opts, false).expect("index");
+        if let Some(other) = graph_over {
+            extras.graph = Some(build_graph(other, dim, &opts.graph, false).expect("graph"));
+        }
+        BundleParts {
+            item_ids: (0..n).map(|i| i.to_string()).collect(),
+            titles: vec![String::new(); n],
+            item_categories: vec![Vec::new(); n],
+            vectors: codes,
+            vector_extras: extras,
+            factors: QuantMatrix::from_f32(&vec![0.0; n], 1),
+            gram: vec![1.0],
+            popularity: vec![0.0; n],
+            ..BundleParts::default()
+        }
+        .to_bytes()
+        .expect("bundle")
+    }
+
+    /// The guard `--index auto` applies: a well-built graph keeps recall within the slack of the
+    /// scan; a graph whose links were built over other vectors (the rows permuted) walks the
+    /// wrong neighbourhoods and does not.
+    #[test]
+    fn the_recall_check_tells_a_good_graph_from_a_misleading_one() {
+        let (n, dim) = (2000, 32);
+        let v = vectors(n, dim);
+        let opts = IndexOptions { kind: IndexKind::Graph, refine: Some(false), graph: GraphParams::default() };
+        let good = recall_check(&bundle_of(&v, dim, &opts, None), &v, dim, 96).expect("check");
+        assert!(good.scan > 0.9, "{good:?}");
+        assert!(good.keeps_recall(), "{good:?}");
+        let permuted: Vec<f32> =
+            (0..n).flat_map(|i| v[(i * 7919 % n) * dim..(i * 7919 % n + 1) * dim].to_vec()).collect();
+        let bad = recall_check(&bundle_of(&v, dim, &opts, Some(&permuted)), &v, dim, 10).expect("check");
+        assert!(!bad.keeps_recall(), "{bad:?}");
+        assert_eq!(bad.scan, good.scan, "the scan does not depend on the graph");
     }
 
     /// The graph instant-distance builds, converted and searched in place by core, finds what
