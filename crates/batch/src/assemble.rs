@@ -174,10 +174,9 @@ fn guard_graph(
     opts: &vectors::IndexOptions,
 ) -> Result<Vec<u8>> {
     let base = opts.graph.ef_search.max(1);
-    let mut checks = Vec::new();
-    for ef in [base, base * 2, base * 4] {
-        let check = vectors::recall_check(&bytes, values, dims, ef)?;
-        checks.push(check);
+    let checks = vectors::recall_checks(&bytes, values, dims, &[base, base * 2, base * 4])?;
+    for &check in &checks {
+        let ef = check.ef_search;
         if check.keeps_recall() {
             crate::io::log::info(
                 "index auto: graph kept",

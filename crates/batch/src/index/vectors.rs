@@ -116,17 +116,19 @@ impl RecallCheck {
     }
 }
 
-/// Measure recall@10 of the scan and of the graph (at `ef`) in the bundle `bytes`, with up to
-/// [`RECALL_CHECK_QUERIES`] evenly spread items' f32 vectors (`values`, row-major) as queries,
-/// against exact top-10 by f32 inner product over every item.
-pub fn recall_check(bytes: &[u8], values: &[f32], dim: usize, ef: usize) -> Result<RecallCheck> {
+/// Measure recall@10 of the scan and of the graph at each beam width in `efs`, in the bundle
+/// `bytes`, with up to [`RECALL_CHECK_QUERIES`] evenly spread items' f32 vectors (`values`,
+/// row-major) as queries, against exact top-10 by f32 inner product over every item. The exact
+/// top-10 and the scan, which no beam changes, are computed once per query.
+pub fn recall_checks(bytes: &[u8], values: &[f32], dim: usize, efs: &[usize]) -> Result<Vec<RecallCheck>> {
     use shopai_core::search::{search, SearchQuery, SearchScratch, Strategy};
     let bundle = shopai_core::Bundle::load(bytes)?;
     let view = bundle.view();
     let n = values.len() / dim.max(1);
     let queries = RECALL_CHECK_QUERIES.min(n);
     let mut scratch = SearchScratch::default();
-    let (mut scan, mut graph) = (0usize, 0usize);
+    let mut scan = 0usize;
+    let mut graph = vec![0usize; efs.len()];
     let mut exact = shopai_core::topk::TopK::new(10);
     for j in 0..queries {
         let q = &values[(j * n / queries) * dim..(j * n / queries + 1) * dim];
@@ -135,15 +137,21 @@ pub fn recall_check(bytes: &[u8], values: &[f32], dim: usize, ef: usize) -> Resu
             exact.push(i as u32, shopai_core::math::dot(q, row));
         }
         let truth: Vec<u32> = exact.drain_sorted().into_iter().map(|s| s.item).collect();
-        let mut hits = |strategy| -> Result<usize> {
+        let mut hits = |strategy, ef| -> Result<usize> {
             let query = SearchQuery { vector: Some(q), top_k: 10, strategy, ef, ..SearchQuery::default() };
             Ok(search(&view, &query, &mut scratch)?.hits.iter().filter(|h| truth.contains(&h.item)).count())
         };
-        scan += hits(Strategy::Flat)?;
-        graph += hits(Strategy::Graph)?;
+        scan += hits(Strategy::Flat, 0)?;
+        for (g, &ef) in graph.iter_mut().zip(efs) {
+            *g += hits(Strategy::Graph, ef)?;
+        }
     }
     let total = (queries * 10).max(1) as f64;
-    Ok(RecallCheck { ef_search: ef, scan: scan as f64 / total, graph: graph as f64 / total })
+    Ok(efs
+        .iter()
+        .zip(graph)
+        .map(|(&ef, g)| RecallCheck { ef_search: ef, scan: scan as f64 / total, graph: g as f64 / total })
+        .collect())
 }
 
 /// One catalog vector as instant-distance sees it; it serializes as its item index, so the
@@ -323,12 +331,12 @@ mod tests {
         let (n, dim) = (2000, 32);
         let v = vectors(n, dim);
         let opts = IndexOptions { kind: IndexKind::Graph, refine: Some(false), graph: GraphParams::default() };
-        let good = recall_check(&bundle_of(&v, dim, &opts, None), &v, dim, 96).expect("check");
+        let good = recall_checks(&bundle_of(&v, dim, &opts, None), &v, dim, &[96]).expect("check")[0];
         assert!(good.scan > 0.9, "{good:?}");
         assert!(good.keeps_recall(), "{good:?}");
         let permuted: Vec<f32> =
             (0..n).flat_map(|i| v[(i * 7919 % n) * dim..(i * 7919 % n + 1) * dim].to_vec()).collect();
-        let bad = recall_check(&bundle_of(&v, dim, &opts, Some(&permuted)), &v, dim, 10).expect("check");
+        let bad = recall_checks(&bundle_of(&v, dim, &opts, Some(&permuted)), &v, dim, &[10]).expect("check")[0];
         assert!(!bad.keeps_recall(), "{bad:?}");
         assert_eq!(bad.scan, good.scan, "the scan does not depend on the graph");
     }
