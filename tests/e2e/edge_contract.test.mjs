@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -157,4 +158,43 @@ test('SHOPAI_LOG_QUERY=hash logs a hash of the normalized query and =drop logs n
       await e.proc.stop();
     }
   }
+});
+
+/** Send one raw HTTP/1.1 request over a socket (not half-closed: hyper drops a connection whose
+ * client half-closes), return status + JSON once the server closes (`connection: close`). */
+function rawRequest(e, head, body) {
+  const { hostname, port } = new URL(e.url);
+  return new Promise((resolve, reject) => {
+    const s = net.connect(Number(port), hostname, () => {
+      s.write(head + '\r\n\r\n' + body);
+    });
+    let got = '';
+    s.on('data', (d) => (got += d));
+    s.on('error', reject);
+    s.on('close', () => {
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(got);
+      const json = got.slice(got.indexOf('\r\n\r\n') + 4);
+      resolve({ status: m ? Number(m[1]) : 0, body: json && !/chunked/i.test(got) ? JSON.parse(json) : json });
+    });
+    setTimeout(() => s.destroy(new Error(`no answer to ${head.split('\r\n')[0]}`)), 10000).unref();
+  });
+}
+
+test('bodies without a declared length are read to their end and capped at 64 KiB', async () => {
+  const chunked = (text) => text.length.toString(16) + '\r\n' + text + '\r\n0\r\n\r\n';
+  const head = (extra) => `POST /search HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\n${extra}`;
+  const small = JSON.stringify({ query: 'running shoe', top_k: 2 });
+  const ok = await rawRequest(edge, head('transfer-encoding: chunked'), chunked(small));
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  const big = JSON.stringify({ query: 'b'.repeat(70000) });
+  const capped = await rawRequest(edge, head('transfer-encoding: chunked'), chunked(big));
+  assert.equal(capped.status, 413);
+  // A client that declares more than it sends and goes away: nothing to answer, nothing broken.
+  const { hostname, port } = new URL(edge.url);
+  await new Promise((resolve) => {
+    const s = net.connect(Number(port), hostname, () => s.write(head('content-length: 100') + '\r\n\r\n' + small));
+    setTimeout(() => resolve(s.destroy()), 300);
+  });
+  // Whatever happened to those, the edge still answers.
+  assert.equal((await call(edge, 'GET', '/health', undefined, { record: false })).status, 200);
 });

@@ -630,6 +630,14 @@ fn align_up(x: usize) -> usize {
     x.div_ceil(SECTION_ALIGN) * SECTION_ALIGN
 }
 
+/// The total length a bundle's header declares, read from its first 24 bytes; `None` when `head`
+/// is shorter or does not start with [`MAGIC`]. Not a validation (loading checks it against the
+/// bytes): it lets a reader size its buffer before reading the rest, so the bytes are read once,
+/// into their final place.
+pub fn declared_len(head: &[u8]) -> Option<u64> {
+    (head.len() >= 24 && head[..8] == MAGIC).then(|| u64_at(head, 16))
+}
+
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
@@ -1128,6 +1136,17 @@ mod tests {
                 (kind, u64_at(bytes, at + 8) as usize, u64_at(bytes, at + 16) as usize)
             })
             .collect()
+    }
+
+    #[test]
+    fn declared_len_reads_the_header_only() {
+        let (bytes, _, _) = fixture_bundle(40, 8, 2);
+        assert_eq!(declared_len(&bytes[..24]), Some(bytes.len() as u64));
+        assert_eq!(declared_len(&bytes), Some(bytes.len() as u64));
+        assert_eq!(declared_len(&bytes[..23]), None, "too short to hold the length");
+        let mut other = bytes.clone();
+        other[0] ^= 1;
+        assert_eq!(declared_len(&other), None, "no magic, no length");
     }
 
     #[test]

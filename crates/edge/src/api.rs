@@ -38,17 +38,12 @@ impl State {
 
     /// Read and validate the bundle at `path`. No `metadata()` call for a size: under Spin each
     /// filesystem call costs milliseconds on a fresh instance (measured: open + fstat 9–21 ms,
-    /// one read_to_end 1.5–3.5 ms), and a fresh instance comes every 128 requests.
+    /// one read_to_end 1.5–3.5 ms), and a fresh instance comes every 128 requests. The header's
+    /// declared length sizes the buffer instead ([`AlignedBuf::read`]).
     pub fn from_file(path: &str) -> Self {
         Self::from_loader(|| {
-            let read = || -> std::io::Result<AlignedBuf> {
-                let mut raw = Vec::with_capacity(1 << 20);
-                std::fs::File::open(path)?.read_to_end(&mut raw)?;
-                let mut buf = AlignedBuf::new(raw.len());
-                buf.bytes_mut().copy_from_slice(&raw);
-                Ok(buf)
-            };
-            read().map_err(|e| format!("reading bundle {path}: {e}"))
+            let file = std::fs::File::open(path).map_err(|e| format!("reading bundle {path}: {e}"))?;
+            AlignedBuf::read(file).map_err(|e| format!("reading bundle {path}: {e}"))
         })
     }
 
@@ -80,6 +75,61 @@ impl AlignedBuf {
         Self { words: vec![0u64; len.div_ceil(8)].into_boxed_slice(), len }
     }
 
+    /// Read a whole bundle file straight into aligned storage: the header's declared length
+    /// ([`shopai_core::bundle::declared_len`]) sizes the buffer, so the bytes are written once,
+    /// into their final place. Reading into a growing `Vec` and copying it over (as before) cost
+    /// a fresh instance ~2 ms of its ~5 ms load under `wasmtime serve` (docs/BENCHMARKS.md).
+    /// Storage grows as bytes arrive, so a header that claims more than the file holds costs
+    /// only the file's size; whatever the bytes are, core judges them afterwards (truncated,
+    /// longer than declared, not a bundle).
+    fn read(mut file: impl Read) -> std::io::Result<Self> {
+        let mut head = [0u8; 24];
+        let got = read_up_to(&mut file, &mut head)?;
+        let declared =
+            shopai_core::bundle::declared_len(&head[..got]).and_then(|n| usize::try_from(n).ok()).filter(|&n| n >= got);
+        let mut words: Vec<u64> = Vec::new();
+        // Reserve, do not touch: pages are written only as bytes arrive.
+        let Some(declared) = declared.filter(|n| words.try_reserve_exact(n.div_ceil(8)).is_ok()) else {
+            // No usable length (not a bundle, or one no memory could hold): read the file whole
+            // and let core say what it is.
+            let mut raw = head[..got].to_vec();
+            file.read_to_end(&mut raw)?;
+            return Ok(Self::copied(&raw));
+        };
+        let mut len = 0;
+        loop {
+            let want = (len + READ_STEP_BYTES).min(declared);
+            words.resize(want.div_ceil(8), 0);
+            let bytes = bytemuck::cast_slice_mut::<u64, u8>(&mut words);
+            let chunk = &mut bytes[len..want];
+            let from_head = chunk.len().min(got.saturating_sub(len));
+            if from_head > 0 {
+                chunk[..from_head].copy_from_slice(&head[len..len + from_head]);
+            }
+            let n = from_head + read_up_to(&mut file, &mut chunk[from_head..])?;
+            len += n;
+            if len < want || len == declared {
+                break;
+            }
+        }
+        let mut more = [0u8; 1];
+        if len == declared && file.read(&mut more)? > 0 {
+            // Longer than its header says: keep every byte so core reports the real length.
+            let mut raw = bytemuck::cast_slice::<u64, u8>(&words)[..len].to_vec();
+            raw.push(more[0]);
+            file.read_to_end(&mut raw)?;
+            return Ok(Self::copied(&raw));
+        }
+        words.truncate(len.div_ceil(8));
+        Ok(Self { words: words.into_boxed_slice(), len })
+    }
+
+    fn copied(raw: &[u8]) -> Self {
+        let mut buf = Self::new(raw.len());
+        buf.bytes_mut().copy_from_slice(raw);
+        buf
+    }
+
     fn bytes_mut(&mut self) -> &mut [u8] {
         &mut bytemuck::cast_slice_mut::<u64, u8>(&mut self.words)[..self.len]
     }
@@ -101,6 +151,23 @@ impl AlignedBuf {
             }
         }
     }
+}
+
+/// How much storage [`AlignedBuf::read`] adds per step (small in tests, so they take many steps).
+const READ_STEP_BYTES: usize = if cfg!(test) { 64 } else { 4 << 20 };
+
+/// Read until `buf` is full or the input ends; how many bytes were read.
+fn read_up_to(mut input: impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut at = 0;
+    while at < buf.len() {
+        match input.read(&mut buf[at..]) {
+            Ok(0) => break,
+            Ok(n) => at += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(at)
 }
 
 /// A response: status, JSON body.
@@ -491,6 +558,44 @@ pub(crate) mod tests {
 
     fn state() -> State {
         State::from_bundle_bytes(Ok(bundle_bytes()))
+    }
+
+    /// A reader that hands out at most 7 bytes per call, as a slow filesystem may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(7).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn read_state(bytes: &[u8]) -> State {
+        State::from_loader(|| AlignedBuf::read(Trickle(bytes)).map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn a_file_is_read_whole_into_aligned_storage_whatever_its_header_says() {
+        let good = bundle_bytes();
+        let s = read_state(&good);
+        assert_eq!(s.bundle.as_ref().map(|b| b.len_bytes()), Ok(good.len()), "read byte for byte");
+        assert!(s.view().is_some());
+
+        let e = read_state(&good[..good.len() - 100]).bundle.unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+        let mut longer = good.clone();
+        longer.extend_from_slice(b"tail");
+        let e = read_state(&longer).bundle.unwrap_err();
+        assert!(e.contains(&format!("header says {} bytes, file has {}", good.len(), good.len() + 4)), "{e}");
+        let mut claims_too_much = good.clone();
+        claims_too_much[16..24].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+        let e = read_state(&claims_too_much).bundle.unwrap_err();
+        assert!(e.contains("truncated"), "a header claiming more than any memory is still judged by core: {e}");
+        for not_a_bundle in [&b""[..], b"SHOPAI", b"{\"json\": true}"] {
+            assert!(read_state(not_a_bundle).bundle.is_err());
+        }
     }
 
     /// A four-item bundle with the hashing embedder.
