@@ -198,3 +198,28 @@ test('bodies without a declared length are read to their end and capped at 64 Ki
   // Whatever happened to those, the edge still answers.
   assert.equal((await call(edge, 'GET', '/health', undefined, { record: false })).status, 200);
 });
+
+test('a fresh instance starts with the answers the instance before it repeated (SHOPAI_ANSWER_CACHE_SHARED)', async () => {
+  // Three requests per instance: the start-up health check and two searches fill the first, so
+  // the third search is a fresh instance's first request.
+  const run = async (shared) => {
+    const cache = tempDir('shopai-answers-');
+    const e = await startEdge(fx.dir, 'bundle.bin',
+      ['SHOPAI_BUNDLE_CACHE_DIR=/cache', 'SHOPAI_ANSWER_CACHE_SHARE_AFTER=2', `SHOPAI_ANSWER_CACHE_SHARED=${shared}`],
+      ['--max-instance-reuse-count', '3', '--dir', `${cache}::/cache`]);
+    try {
+      const q = { query: 'running shoe', top_k: 3 };
+      const bodies = [];
+      for (let i = 0; i < 3; i++) bodies.push((await call(e, 'POST', '/search', q, { record: false })).body);
+      const strip = ({ took_ms, ...rest }) => rest;
+      assert.deepEqual(strip(bodies[2]), strip(bodies[0]), 'the same answer, whoever computed it');
+      const lines = await logLines(e, 3);
+      const warmed = jsonLines(e.proc).filter((l) => l.event === 'answers_warmed');
+      return { caches: lines.map((l) => l.answer_cache), warmed: warmed.map((l) => l.answers) };
+    } finally {
+      await e.proc.stop();
+    }
+  };
+  assert.deepEqual(await run(64), { caches: ['miss', 'hit', 'hit'], warmed: [1] });
+  assert.deepEqual(await run(0), { caches: ['miss', 'hit', 'miss'], warmed: [] }, 'sharing off: the fresh instance computes it again');
+});

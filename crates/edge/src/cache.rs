@@ -1,8 +1,15 @@
 //! Per-instance caches, both least-recently-used (`lru`): query embeddings (text → vector) and
 //! whole answers (bundle version + normalized request → response body). An instance serves one
 //! bundle, but the answer key still starts with its version, so no answer ever outlives it.
+//!
+//! Instances are short-lived (128 requests each under Spin and `wasmtime serve`), so each would
+//! start cold and compute the popular answers again. [`AnswerCache::shared`] and
+//! [`AnswerCache::warm`] hand the answers one instance saw repeated to the next through the
+//! store instances share (host.rs).
 
 use lru::LruCache;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::num::NonZeroUsize;
 use std::rc::Rc;
 
@@ -50,6 +57,10 @@ pub struct CachedAnswer {
     pub results: Option<usize>,
     /// Score of the first result.
     pub top_score: Option<f64>,
+    /// How often it was answered from the cache: in this instance, plus half what the instance
+    /// that shared it counted (so answers that keep repeating stay shared, and one that stops
+    /// fades out within a few instances). What [`AnswerCache::shared`] ranks by.
+    pub hits: u32,
 }
 
 impl CachedAnswer {
@@ -78,9 +89,11 @@ impl AnswerCache {
         self.map.is_some()
     }
 
-    /// The answer for `key`, marking it recently used.
+    /// The answer for `key`, marking it recently used and counting the hit.
     pub fn get(&mut self, key: &str) -> Option<CachedAnswer> {
-        self.map.as_mut()?.get(key).cloned()
+        let a = self.map.as_mut()?.get_mut(key)?;
+        a.hits = a.hits.saturating_add(1);
+        Some(a.clone())
     }
 
     /// Remember an answer; one larger than an eighth of the byte budget is not kept (it would
@@ -118,6 +131,84 @@ impl AnswerCache {
     pub fn bytes(&self) -> usize {
         self.bytes
     }
+
+    /// The answers of bundle `version` with hits ([`CachedAnswer::hits`]), most hit first, at most `max_entries` of them and [`SHARED_MAX_BYTES`]; `None` when there are
+    /// none. JSON (a kept parser reads it back): `{"version", "answers": [{key, body, …}]}`.
+    pub fn shared(&self, version: &str, max_entries: usize) -> Option<Vec<u8>> {
+        let prefix = format!("{version}\n");
+        let mut hot: Vec<(&String, &CachedAnswer)> =
+            self.map.as_ref()?.iter().filter(|(k, a)| a.hits > 0 && k.starts_with(&prefix)).collect();
+        hot.sort_by(|a, b| b.1.hits.cmp(&a.1.hits).then_with(|| a.0.cmp(b.0)));
+        let mut bytes = 0;
+        let answers: Vec<SharedAnswer> = hot
+            .into_iter()
+            .take(max_entries)
+            .take_while(|(k, a)| {
+                bytes += a.cost(k);
+                bytes <= SHARED_MAX_BYTES
+            })
+            .filter_map(|(k, a)| {
+                Some(SharedAnswer {
+                    key: Cow::Borrowed(k),
+                    body: Cow::Borrowed(std::str::from_utf8(&a.body).ok()?),
+                    results: a.results,
+                    top_score: a.top_score,
+                    hits: a.hits,
+                })
+            })
+            .collect();
+        if answers.is_empty() {
+            return None;
+        }
+        serde_json::to_vec(&SharedAnswers { version: Cow::Borrowed(version), answers }).ok()
+    }
+
+    /// Take in what [`AnswerCache::shared`] wrote, when it is for bundle `version`: each answer
+    /// not already held is added, with half the hits it was shared with. Bytes that do not parse,
+    /// or are for another version, add nothing. How many were added.
+    pub fn warm(&mut self, bytes: &[u8], version: &str) -> usize {
+        let Ok(set) = serde_json::from_slice::<SharedAnswers>(bytes) else { return 0 };
+        if set.version != version || !self.enabled() {
+            return 0;
+        }
+        let prefix = format!("{version}\n");
+        let mut added = 0;
+        for a in set.answers {
+            let held = self.map.as_ref().is_some_and(|m| m.contains(a.key.as_ref()));
+            if held || !a.key.starts_with(&prefix) {
+                continue;
+            }
+            let body: Rc<[u8]> = a.body.as_bytes().into();
+            self.put(
+                a.key.into_owned(),
+                CachedAnswer { body, results: a.results, top_score: a.top_score, hits: a.hits / 2 },
+            );
+            added += 1;
+        }
+        added
+    }
+}
+
+/// The most [`AnswerCache::shared`] writes, in bytes (keys, bodies and overheads).
+pub const SHARED_MAX_BYTES: usize = 1 << 20;
+
+#[derive(Serialize, Deserialize)]
+struct SharedAnswers<'a> {
+    #[serde(borrow)]
+    version: Cow<'a, str>,
+    #[serde(borrow)]
+    answers: Vec<SharedAnswer<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SharedAnswer<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(borrow)]
+    body: Cow<'a, str>,
+    results: Option<usize>,
+    top_score: Option<f64>,
+    hits: u32,
 }
 
 #[cfg(test)]
@@ -125,7 +216,57 @@ mod tests {
     use super::*;
 
     fn answer(n: usize) -> CachedAnswer {
-        CachedAnswer { body: vec![b'x'; n].into(), results: Some(1), top_score: Some(0.5) }
+        CachedAnswer { body: vec![b'x'; n].into(), results: Some(1), top_score: Some(0.5), hits: 0 }
+    }
+
+    fn body(text: &str) -> CachedAnswer {
+        CachedAnswer { body: text.as_bytes().into(), results: Some(2), top_score: Some(0.25), hits: 0 }
+    }
+
+    #[test]
+    fn the_answers_one_instance_repeated_warm_the_next() {
+        let mut one = AnswerCache::new(100, 1 << 20);
+        one.put("v1\nsearch\nshoe".into(), body(r#"{"results":["a \"quoted\" shoe"]}"#));
+        one.put("v1\nsearch\nlamp".into(), body(r#"{"results":["lamp"]}"#));
+        one.put("v1\nsearch\nonce".into(), body(r#"{"results":[]}"#));
+        one.put("v0\nsearch\nshoe".into(), body(r#"{"old":true}"#));
+        for _ in 0..3 {
+            one.get("v1\nsearch\nshoe");
+        }
+        one.get("v1\nsearch\nlamp");
+        one.get("v0\nsearch\nshoe");
+        assert!(AnswerCache::new(100, 1 << 20).shared("v1", 8).is_none(), "nothing repeated, nothing shared");
+        let shared = one.shared("v1", 8).expect("two answers were repeated");
+
+        let mut next = AnswerCache::new(100, 1 << 20);
+        assert_eq!(next.warm(&shared, "v1"), 2, "the repeated answers of this version only");
+        let shoe = next.get("v1\nsearch\nshoe").expect("warmed");
+        assert_eq!(&*shoe.body, br#"{"results":["a \"quoted\" shoe"]}"#, "byte for byte");
+        assert_eq!((shoe.results, shoe.top_score), (Some(2), Some(0.25)));
+        assert!(next.get("v1\nsearch\nonce").is_none(), "never hit in the first instance");
+        assert!(next.get("v0\nsearch\nshoe").is_none(), "another version's answer");
+        assert_eq!(AnswerCache::new(100, 1 << 20).warm(&shared, "v2"), 0, "a set for another version adds nothing");
+        assert_eq!(AnswerCache::new(100, 1 << 20).warm(b"{not json", "v1"), 0);
+        assert_eq!(AnswerCache::new(100, 0).warm(&shared, "v1"), 0, "cache off");
+
+        // Hits carry over at half: shoe was hit 3 times (→ 1 in `next`), lamp once (→ 0).
+        assert_eq!(next.get("v1\nsearch\nlamp").map(|a| a.hits), Some(1), "no carried hits + this one");
+        let again = next.shared("v1", 8).expect("both repeated, counting the carried hits");
+        let mut third = AnswerCache::new(100, 1 << 20);
+        assert_eq!(third.warm(&again, "v1"), 2);
+        let unhit = AnswerCache::new(100, 1 << 20);
+        let mut faded = AnswerCache::new(100, 1 << 20);
+        faded.warm(&one.shared("v1", 8).unwrap(), "v1");
+        assert!(
+            faded.shared("v1", 8).is_some_and(|b| b.len() < again.len()),
+            "lamp (hits 1 → 0) is not passed on unhit"
+        );
+        assert!(unhit.shared("v1", 8).is_none());
+
+        let top1 = one.shared("v1", 1).expect("one");
+        let mut n = AnswerCache::new(100, 1 << 20);
+        assert_eq!(n.warm(&top1, "v1"), 1);
+        assert!(n.get("v1\nsearch\nshoe").is_some(), "the most hit comes first");
     }
 
     #[test]

@@ -28,6 +28,14 @@ pub struct Config {
     pub answer_cache_entries: usize,
     /// `SHOPAI_ANSWER_CACHE_BYTES` (8 MiB; 0 turns the answer cache off).
     pub answer_cache_bytes: usize,
+    /// `SHOPAI_ANSWER_CACHE_SHARED` (64): how many of its most repeated answers an instance hands
+    /// to the next through the store instances share (`SHOPAI_BUNDLE_CACHE_DIR` or Spin's
+    /// key-value store), so a fresh instance starts warm; 0 shares none.
+    pub answer_cache_shared: usize,
+    /// `SHOPAI_ANSWER_CACHE_SHARE_AFTER` (64): after how many ranking requests an instance shares
+    /// them — late enough to know which repeat, early enough in its life (128 requests under
+    /// Spin's and `wasmtime serve`'s defaults) to still be there to write them.
+    pub answer_cache_share_after: u32,
     /// The chat model for generated answers.
     pub chat: ChatConfig,
     /// `SHOPAI_BUNDLE_URL`: serve what `shopai publish` published (empty: the mounted file).
@@ -80,6 +88,8 @@ impl Config {
         let embed_cache_entries = num("EMBED_CACHE_ENTRIES", 1024.0) as usize;
         let answer_cache_entries = num("ANSWER_CACHE_ENTRIES", 1024.0) as usize;
         let answer_cache_bytes = num("ANSWER_CACHE_BYTES", (8 << 20) as f64) as usize;
+        let answer_cache_shared = num("ANSWER_CACHE_SHARED", 64.0) as usize;
+        let answer_cache_share_after = num("ANSWER_CACHE_SHARE_AFTER", 64.0) as u32;
         let chat_max_tokens = num("ANSWER_MAX_TOKENS", 120.0) as u32;
         let chat_timeout_ms = num("ANSWER_TIMEOUT_MS", 2000.0) as u64;
         let chat_price = num("CHAT_USD_PER_MILLION_TOKENS", 0.0);
@@ -137,6 +147,8 @@ impl Config {
             embed_cache_entries,
             answer_cache_entries,
             answer_cache_bytes,
+            answer_cache_shared,
+            answer_cache_share_after,
             chat,
             warnings,
         }

@@ -28,6 +28,11 @@ struct Instance {
     scratch: RefCell<Scratch>,
     embeddings: RefCell<EmbeddingCache>,
     answers: RefCell<AnswerCache>,
+    /// Whether this instance has taken in the answers other instances shared.
+    answers_warmed: Cell<bool>,
+    /// Ranking requests this instance answered (it shares its answers at the
+    /// `answer_cache_share_after`th).
+    ranked: Cell<u32>,
     guard: RefCell<Guard>,
     chat_cost_usd: Cell<f64>,
 }
@@ -131,6 +136,8 @@ async fn instance() -> &'static Instance {
         scratch: RefCell::new(Scratch::default()),
         embeddings: RefCell::new(EmbeddingCache::new(config.embed_cache_entries)),
         answers: RefCell::new(AnswerCache::new(config.answer_cache_entries, config.answer_cache_bytes)),
+        answers_warmed: Cell::new(false),
+        ranked: Cell::new(0),
         guard: RefCell::new(Guard::new(config.limits)),
         chat_cost_usd: Cell::new(0.0),
         config,
@@ -356,8 +363,62 @@ async fn generate(inst: &Instance, query: &str, answer: &mut Answer) -> bool {
     cacheable
 }
 
+/// Where instances leave their most repeated answers for the next ([`AnswerCache::shared`]).
+const SHARED_ANSWERS_KEY: &str = "answers-shared";
+/// A fresh instance's first ranking request takes in the answers an earlier instance shared:
+/// one read of the shared store instead of computing each popular answer again (under load a
+/// fresh instance comes every 128 requests, and each would otherwise start cold).
+async fn warm_answers(inst: &Instance, version: &str) {
+    if inst.answers_warmed.replace(true) || inst.config.answer_cache_shared == 0 {
+        return;
+    }
+    let started = Instant::now();
+    let Some(bytes) = crate::release::host::cache_get(&inst.config, SHARED_ANSWERS_KEY).await else { return };
+    let added = inst.answers.borrow_mut().warm(&bytes, version);
+    // Not a request line: one per instance, like `bundle_loaded`.
+    emit(
+        json!({"source": "edge", "event": "answers_warmed", "version": version, "answers": added,
+        "bytes": bytes.len(), "ms": ms(started)})
+        .to_string(),
+    );
+}
+
+/// Count a ranking request; at the `answer_cache_share_after`th, write this instance's repeated answers
+/// for the instances after it (a failed write is logged and costs nothing else).
+async fn share_answers(inst: &Instance, version: &str) {
+    let n = inst.ranked.get().saturating_add(1);
+    inst.ranked.set(n);
+    if n != inst.config.answer_cache_share_after || inst.config.answer_cache_shared == 0 {
+        return;
+    }
+    let Some(bytes) = inst.answers.borrow().shared(version, inst.config.answer_cache_shared) else { return };
+    if let Err(e) = crate::release::host::cache_put(&inst.config, SHARED_ANSWERS_KEY, &bytes).await {
+        emit(json!({"source": "edge", "event": "answers_share_failed", "error": e}).to_string());
+    }
+}
+
 async fn rank(inst: &Instance, q: &Query, method: &str, path: &str, state: &State, log: &mut LogLine) -> Answer {
     let key = if inst.answers.borrow().enabled() { api::cache_key(q, state) } else { None };
+    let version = state.view().map(|v| v.manifest.version.as_str()).filter(|_| key.is_some());
+    if let Some(version) = version {
+        warm_answers(inst, version).await;
+    }
+    let answer = rank_with(inst, q, key, method, path, state, log).await;
+    if let Some(version) = version {
+        share_answers(inst, version).await;
+    }
+    answer
+}
+
+async fn rank_with(
+    inst: &Instance,
+    q: &Query,
+    key: Option<String>,
+    method: &str,
+    path: &str,
+    state: &State,
+    log: &mut LogLine,
+) -> Answer {
     if let Some(key) = &key {
         if let Some(hit) = inst.answers.borrow_mut().get(key) {
             log.answer_cache = Some("hit");
@@ -390,6 +451,7 @@ async fn rank(inst: &Instance, q: &Query, method: &str, path: &str, state: &Stat
             body: answer.body.as_slice().into(),
             results: answer.meta.results,
             top_score: answer.meta.top_score,
+            hits: 0,
         };
         inst.answers.borrow_mut().put(key, cached);
     }
