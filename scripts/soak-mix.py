@@ -66,7 +66,7 @@ local bad = {
   function() return wrk.format("POST", "/search", headers, '{"query": "unterminated') end,
   function() return wrk.format("POST", "/search", headers, '{"qurey":"typo"}') end,
   function() return wrk.format("POST", "/recommendations", headers, '{"top_k":0}') end,
-  function() return wrk.format("GET", "/search") end,
+  function() return wrk.format("DELETE", "/search") end,
 }
 threads = {}
 local counter = 0

@@ -81,6 +81,8 @@ test('every route answers as crates/edge/openapi.json says (good and bad request
     ['POST', '/search', { query: 'lamp', answer: 'yes' }],
     ['POST', '/search', { query: '' }], ['POST', '/search', { query: 'x', top_k: 0 }],
     ['POST', '/search', { query: 'x', filters: { category: ['No Such Category'] } }],
+    ['GET', `/search?q=running+shoe&top_k=2&category=${encodeURIComponent(category)}`], ['GET', '/search?q=x&top_k=ten'],
+    ['GET', '/search?q=lamp&utm_source=mail'], ['GET', '/search'],
     ['POST', '/search', { vector: [1, 2] }], ['POST', '/search', { vector: Array(64).fill(1e30) }],
     ['POST', '/search', { qurey: 'typo' }], ['POST', '/search', undefined, '{not json'],
     ['POST', '/search', undefined, JSON.stringify({ query: 'a'.repeat(70000) })],

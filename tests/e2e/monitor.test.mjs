@@ -50,7 +50,7 @@ test('the edge answers a bounded mix of good, bad and degraded requests', async 
   statuses.push(await send('/search', { query: 'x', top_k: 0 }));                       // 422
   statuses.push(await send('/search', { query: 'x', bogus: 1 }));                       // 400 unknown field
   statuses.push(await send('/nope', {}));                                               // 404
-  statuses.push((await fetch(edge.url + '/search')).status);                           // 405
+  statuses.push((await fetch(edge.url + '/search', { method: 'DELETE' })).status);   // 405
   statuses.push(await send('/search', JSON.stringify({ query: 'y'.repeat(70000) })));  // 413
   statuses.push((await fetch(edge.url + '/health')).status);
   await fake.stop();                                                                    // embeddings endpoint gone

@@ -360,9 +360,10 @@ pub fn normalize_text(text: &str) -> String {
 
 /// Parse a request to one of the ranking routes; `None` for any other route.
 pub fn parse_query(method: &str, path: &str, body: &[u8]) -> Option<Result<Query, Reply>> {
-    let path = path.split('?').next().unwrap_or(path);
+    let (path, params) = path.split_once('?').unwrap_or((path, ""));
     match (method, path) {
         ("POST", "/search") => Some(parse_search(body)),
+        ("GET", "/search") => Some(parse_search_params(params)),
         ("POST", "/recommendations") => Some(parse::<RecommendRequest>(body).map(Query::Recommend)),
         _ => None,
     }
@@ -390,6 +391,36 @@ fn parse_search(body: &[u8]) -> Result<Query, Reply> {
     if let Some(v) = &req.vector {
         if !v.iter().map(|x| x * x).sum::<f32>().is_finite() {
             return Err(Reply::error(422, "invalid_request", "vector must hold finite numbers of finite norm"));
+        }
+    }
+    Ok(Query::Search(req, answer))
+}
+
+/// `GET /search?q=…&top_k=…&category=…&answer=…`: the JSON body's request as a query string,
+/// for storefront pages, links and HTTP caches that speak URLs. `q` (or `query`, `text`),
+/// `top_k` (or `topK`), `category` (repeat it for several), `answer` (`true`/`false`); any other
+/// parameter is a 400 naming it, as an unknown JSON field is. Same answer (and answer-cache entry)
+/// as the POST with the same request.
+fn parse_search_params(params: &str) -> Result<Query, Reply> {
+    let bad = |msg: String| Reply::error(400, "bad_query", msg);
+    let mut req = SearchRequest::default();
+    let mut answer = false;
+    for (name, value) in form_urlencoded::parse(params.as_bytes()) {
+        match name.as_ref() {
+            "q" | "query" | "text" => req.query = Some(normalize_text(&value)),
+            "top_k" | "topK" => {
+                req.top_k =
+                    Some(value.parse().map_err(|_| bad(format!("`{name}` must be a whole number, not {value:?}")))?)
+            }
+            "category" | "categories" => req.filters.category.push(value.into_owned()),
+            "answer" => {
+                answer = match value.as_ref() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(bad(format!("`answer` must be true or false, not {value:?}"))),
+                }
+            }
+            other => return Err(bad(format!("unknown parameter `{other}`; use q, top_k, category or answer"))),
         }
     }
     Ok(Query::Search(req, answer))
@@ -660,13 +691,44 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn get_search_takes_the_request_from_the_query_string() {
+        let post = call("POST", "/search", r#"{"query":"running  shoe","top_k":2}"#);
+        let get = call("GET", "/search?q=running+%20shoe&top_k=2", "");
+        assert_eq!((get.status, &get.body), (200, &post.body), "same answer as the JSON body");
+        let filtered = call("GET", "/search?text=pan&topK=1&category=Kitchen&category=Nope&answer=false", "");
+        let posted = call("POST", "/search", r#"{"text":"pan","topK":1,"filters":{"category":["Kitchen","Nope"]}}"#);
+        assert_eq!(filtered.status, 422, "{}", filtered.body);
+        assert_eq!(filtered.body, posted.body, "an unknown category is refused the same way");
+        let kitchen = call("GET", "/search?q=pan&category=Kitchen", "");
+        assert_eq!(kitchen.status, 200, "{}", kitchen.body);
+        assert!(kitchen.body["results"].as_array().is_some_and(|r| !r.is_empty()));
+        let (a, b) = (
+            parse_query("GET", "/search?q=red%20%20shoe&top_k=3", b""),
+            parse_query("POST", "/search", br#"{"topK":3,"text":"red  shoe"}"#),
+        );
+        let (Some(Ok(a)), Some(Ok(b))) = (a, b) else { panic!("both parse") };
+        assert_eq!(cache_key(&a, &state()), cache_key(&b, &state()), "one answer-cache entry for both forms");
+        for (url, code) in [
+            ("/search?q=x&top_k=ten", "bad_query"),
+            ("/search?q=x&answer=maybe", "bad_query"),
+            ("/search?q=x&utm_source=mail", "bad_query"),
+        ] {
+            let r = call("GET", url, "");
+            assert_eq!((r.status, r.body["error"]["code"].as_str()), (400, Some(code)), "{url}: {}", r.body);
+        }
+        assert_eq!(call("GET", "/search?q=x&top_k=0", "").status, 422);
+        assert_eq!(call("GET", "/search?q=", "").status, 422);
+    }
+
+    #[test]
     fn bad_requests_are_json_4xx() {
         assert_eq!(call("POST", "/search", "{not json").status, 400);
         assert_eq!(call("POST", "/search", r#"{"qurey":"x"}"#).status, 400);
         assert_eq!(call("POST", "/search", r#"{"query":"x","top_k":0}"#).status, 422);
         assert_eq!(call("POST", "/search", r#"{"vector":[1,2]}"#).status, 422);
         assert_eq!(call("POST", "/search", r#"{"query":"x","filters":{"category":["Nope"]}}"#).status, 422);
-        assert_eq!(call("GET", "/search", "").status, 405);
+        assert_eq!(call("GET", "/search", "").status, 422, "GET /search without q, as POST without a query");
+        assert_eq!(call("PUT", "/search", "").status, 405);
         let r = call("GET", "/nope", "");
         assert_eq!(r.status, 404);
         assert_eq!(r.body["error"]["code"], "not_found");

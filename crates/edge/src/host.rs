@@ -397,28 +397,20 @@ async fn share_answers(inst: &Instance, version: &str) {
     }
 }
 
-async fn rank(inst: &Instance, q: &Query, method: &str, path: &str, state: &State, log: &mut LogLine) -> Answer {
+async fn rank(inst: &Instance, q: &Query, state: &State, log: &mut LogLine) -> Answer {
     let key = if inst.answers.borrow().enabled() { api::cache_key(q, state) } else { None };
     let version = state.view().map(|v| v.manifest.version.as_str()).filter(|_| key.is_some());
     if let Some(version) = version {
         warm_answers(inst, version).await;
     }
-    let answer = rank_with(inst, q, key, method, path, state, log).await;
+    let answer = rank_with(inst, q, key, state, log).await;
     if let Some(version) = version {
         share_answers(inst, version).await;
     }
     answer
 }
 
-async fn rank_with(
-    inst: &Instance,
-    q: &Query,
-    key: Option<String>,
-    method: &str,
-    path: &str,
-    state: &State,
-    log: &mut LogLine,
-) -> Answer {
+async fn rank_with(inst: &Instance, q: &Query, key: Option<String>, state: &State, log: &mut LogLine) -> Answer {
     if let Some(key) = &key {
         if let Some(hit) = inst.answers.borrow_mut().get(key) {
             log.answer_cache = Some("hit");
@@ -430,7 +422,10 @@ async fn rank_with(
     // `plan` reads core's request shape: give it the normalized request without the edge's own
     // `answer` field.
     let plan = match q {
-        Query::Search(req, _) => serde_json::to_vec(req).map_or(Plan::Answer, |b| api::plan(method, path, &b, state)),
+        // The request is parsed already (from a body or a query string): plan it as the JSON route.
+        Query::Search(req, _) => {
+            serde_json::to_vec(req).map_or(Plan::Answer, |b| api::plan("POST", "/search", &b, state))
+        }
         Query::Recommend(_) => Plan::Answer,
     };
     let answer = match plan {
@@ -492,6 +487,11 @@ async fn serve_with(
     state: &Rc<State>,
     log: &mut LogLine,
 ) -> Answer {
+    // `GET /search` carries its request in the query string.
+    let target = match req.uri().query() {
+        Some(q) if method == "GET" => format!("{path}?{q}"),
+        _ => path.to_string(),
+    };
     let body = match read_body(req).await {
         Ok(b) => b,
         Err(reply) => return Answer::from_reply(reply),
@@ -506,12 +506,12 @@ async fn serve_with(
     if path == "/feedback" {
         return Answer::from_reply(crate::feedback::host::handle(&inst.config, method, &body, state).await);
     }
-    match api::parse_query(method, path, &body) {
+    match api::parse_query(method, &target, &body) {
         Some(Ok(q)) => {
             if inst.config.log_requests {
                 log.query = q.text().and_then(|t| inst.config.log_query.render(t));
             }
-            rank(inst, &q, method, path, state, log).await
+            rank(inst, &q, state, log).await
         }
         Some(Err(reply)) => Answer::from_reply(reply),
         None => Answer::from_reply(api::handle(method, path, &body, state, &mut inst.scratch.borrow_mut())),
