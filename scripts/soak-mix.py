@@ -4,6 +4,7 @@ usage: soak-mix.py MIX CATALOG_ITEMS RATINGS OUT.lua
 MIX: search      long-tail searches only (two random title words: almost never repeated)
      recommend   recommendations, half known users, half anonymous sessions of 1-3 products
      popular     the 20 most popular searches, Zipf-weighted (what a storefront mostly sends)
+     popular-get the same as GET /search?q=…&top_k=10 (a storefront's search page)
      mixed       35% popular searches, 20% long-tail searches, 20% known users, 20% anonymous
                  sessions, 5% malformed requests (bad JSON, unknown field, top_k 0, wrong method)
      anchor      GET / (the trivial component)
@@ -55,6 +56,7 @@ local function zipf()
   return popular[1]
 end
 local function search(q) return wrk.format("POST", "/search", headers, '{"query":"' .. q .. '","top_k":10}') end
+local function search_get(q) return wrk.format("GET", "/search?q=" .. q:gsub(" ", "+") .. "&top_k=10") end
 local function longtail() return search(words[math.random(#words)] .. " " .. words[math.random(#words)]) end
 local function known() return wrk.format("POST", "/recommendations", headers, '{"user_id":"' .. users[math.random(#users)] .. '","top_k":10}') end
 local function session()
@@ -83,6 +85,7 @@ function request()
   if mix == "anchor" then return wrk.format("GET", "/") end
   if mix == "search" then return longtail() end
   if mix == "popular" then return search(zipf()) end
+  if mix == "popular-get" then return search_get(zipf()) end
   if mix == "recommend" then if math.random() < 0.5 then return known() else return session() end end
   local x = math.random()
   if x < 0.35 then return search(zipf())

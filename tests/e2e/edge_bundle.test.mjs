@@ -1,14 +1,15 @@
 // The edge under wasmtime serve when its inputs are wrong: a bundle that is missing at start is
 // picked up once it appears (a failed load is retried after a second, not kept for the instance's
 // life), and an embeddings endpoint that answers 200 with a body that is not JSON gives the browser
-// a JSON 502, never a 200 with a null body.
+// a JSON 502, never a 200 with a null body. A bundle built into the component is served without a
+// file, and a corrupt one fails the build.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { ROOT, PATHS, fixtureBundle, tempDir, freePort, startProcess, waitFor, startEdge } from './harness.mjs';
+import { ROOT, PATHS, fixtureBundle, tempDir, freePort, startProcess, waitFor, startEdge, jsonLines } from './harness.mjs';
 
 const PY = process.env.SHOPAI_PYTHON || 'python3';
 let fixture, procs = [], servers = [];
@@ -92,4 +93,39 @@ test('an embeddings endpoint answering malformed JSON is a JSON 502 at /v1/embed
   const body = await r.json();
   assert.equal(body.error.code, 'embeddings_unavailable');
   assert.match(body.error.message, /malformed/);
+});
+
+test('a bundle built into the component (SHOPAI_EDGE_BUNDLE) is served with no file mounted; a corrupt one fails the build', async () => {
+  // Its own target folder: the component every other test runs stays the one without a bundle.
+  const target = join(process.env.SHOPAI_HOME || join(ROOT, 'target'), 'target-embed');
+  const build = (bundle) => spawnSync('cargo', ['build', '--release', '-p', 'shopai-edge', '--target', 'wasm32-wasip2', '--target-dir', target],
+    { cwd: ROOT, env: { ...process.env, SHOPAI_EDGE_BUNDLE: bundle }, encoding: 'utf8' });
+  const bad = join(tempDir('shopai-embed-bad-'), 'bundle.bin');
+  const bytes = readFileSync(fixture.bundle);
+  bytes[bytes.length - 1] ^= 0x01;
+  writeFileSync(bad, bytes);
+  const refused = build(bad);
+  assert.notEqual(refused.status, 0, 'a corrupt bundle does not make a component');
+  assert.match(refused.stderr, /is not a bundle this build can serve: .*checksum/);
+
+  const built = build(fixture.bundle);
+  assert.equal(built.status, 0, built.stderr.slice(-3000));
+  assert.match(built.stderr, /embedding bundle .*bundle\.bin \(\d+ bytes, version /);
+  const embedded = await startEdge(null, undefined, [], [], join(target, 'wasm32-wasip2/release/shopai_edge.wasm'));
+  const mounted = await startEdge(fixture.dir);
+  procs.push(embedded.proc, mounted.proc);
+  const get = async (e, path, body) => {
+    const r = await fetch(e.url + path, body ? { method: 'POST', body: JSON.stringify(body) } : {});
+    return { status: r.status, body: await r.json() };
+  };
+  const version = await get(embedded, '/version');
+  assert.equal(version.status, 200, JSON.stringify(version.body));
+  assert.deepEqual(version.body, (await get(mounted, '/version')).body, 'the same bundle as the mounted file');
+  const q = { query: 'running shoe', top_k: 5 };
+  const [a, b] = [await get(embedded, '/search', q), await get(mounted, '/search', q)];
+  assert.equal(a.status, 200);
+  assert.ok(a.body.results.length > 0);
+  assert.deepEqual(a.body.results, b.body.results, 'the same answer');
+  const loaded = jsonLines(embedded.proc).find((l) => l.event === 'bundle_loaded');
+  assert.equal(loaded?.from, 'embedded');
 });

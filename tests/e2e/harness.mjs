@@ -87,13 +87,20 @@ export async function waitFor(url, proc, timeoutMs = 30000) {
 
 /** Serve the edge component with wasmtime on a free loopback port, the bundle mounted at /data
  * (writable); `serveFlags` go to `wasmtime serve` (e.g. `--max-instance-reuse-count`). */
-export async function startEdge(bundleDir, bundleName = 'bundle.bin', extraEnv = [], serveFlags = []) {
+export async function startEdge(bundleDir, bundleName = 'bundle.bin', extraEnv = [], serveFlags = [], wasm = PATHS.edgeWasm) {
   const port = await freePort();
+  const mount = bundleDir ? ['--dir', `${bundleDir}::/data`, '--env', `SHOPAI_BUNDLE_PATH=/data/${bundleName}`] : [];
   const args = ['serve', '-Scli', '-Sp3', '-Wcomponent-model-async', ...serveFlags, '--addr', `127.0.0.1:${port}`,
-    '--dir', `${bundleDir}::/data`, '--env', `SHOPAI_BUNDLE_PATH=/data/${bundleName}`, ...extraEnv.flatMap((e) => ['--env', e]), PATHS.edgeWasm];
+    ...mount, ...extraEnv.flatMap((e) => ['--env', e]), wasm];
   const proc = startProcess(PATHS.wasmtime, args);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(`${url}/health`, proc);
+  try {
+    await waitFor(`${url}/health`, proc);
+  } catch (e) {
+    // Not handed to the caller, so stopped here: a live child would keep the test run waiting.
+    await proc.stop();
+    throw e;
+  }
   return { url, proc };
 }
 

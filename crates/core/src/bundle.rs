@@ -652,9 +652,21 @@ pub struct Layout {
     manifest: Manifest,
 }
 
+/// Whether loading recomputes the checksums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checksums {
+    Verify,
+    Trust,
+}
+
 impl Layout {
     /// Validate `bytes` as a bundle and locate its sections.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
+        Self::parse_with(bytes, Checksums::Verify)
+    }
+
+    fn parse_with(bytes: &[u8], checksums: Checksums) -> Result<Self> {
+        let verify = checksums == Checksums::Verify;
         if bytes.len() < 12 {
             if bytes.len() >= 8 && bytes[..8] != MAGIC {
                 return Err(Error::NotABundle);
@@ -685,7 +697,7 @@ impl Layout {
             .filter(|&e| e <= bytes.len())
             .ok_or_else(|| corrupt(format!("section table of {count} entries does not fit")))?;
         let table = &bytes[HEADER_LEN..table_end];
-        if crc32fast::hash(table) != u32_at(bytes, 24) {
+        if verify && crc32fast::hash(table) != u32_at(bytes, 24) {
             return Err(corrupt("section table checksum mismatch"));
         }
         let mut ranges = [None; 30];
@@ -704,7 +716,7 @@ impl Layout {
             }
             let data = &bytes[offset as usize..end as usize];
             let Some(kind) = SectionKind::from_u32(kind) else { continue };
-            if crc32fast::hash(data) != crc {
+            if verify && crc32fast::hash(data) != crc {
                 return Err(corrupt(format!("{} section checksum mismatch", kind.name())));
             }
             ranges[kind as usize] = Some((offset as usize, end as usize));
@@ -1093,6 +1105,22 @@ impl<'a> Bundle<&'a [u8]> {
         let layout = Layout::parse(bytes)?;
         Ok(Self { storage: bytes, layout })
     }
+
+    /// [`Bundle::from_bytes`] without recomputing the checksums, for bytes verified already: a
+    /// bundle built into the edge component, verified by its build (recomputing them cost a fresh
+    /// instance 33 ms of its 70 ms load of a 27 MB bundle). Every structural check still runs, so
+    /// bytes that are not a bundle are refused and no query reads out of bounds; a byte changed
+    /// inside a section goes unnoticed.
+    pub fn from_verified_bytes(bytes: &'a [u8]) -> Result<Self> {
+        if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
+            return Err(Error::NotABundle);
+        }
+        if !(bytes.as_ptr() as usize).is_multiple_of(REQUIRED_ALIGN) {
+            return Err(Error::Misaligned { required: REQUIRED_ALIGN });
+        }
+        let layout = Layout::parse_with(bytes, Checksums::Trust)?;
+        Ok(Self { storage: bytes, layout })
+    }
 }
 
 impl Bundle<AlignedBytes> {
@@ -1136,6 +1164,26 @@ mod tests {
                 (kind, u64_at(bytes, at + 8) as usize, u64_at(bytes, at + 16) as usize)
             })
             .collect()
+    }
+
+    #[test]
+    fn verified_bytes_skip_the_checksums_and_nothing_else() {
+        let (bytes, _, _) = fixture_bundle(40, 8, 2);
+        let aligned = AlignedBytes::copy_from(&bytes);
+        let ok = Bundle::from_verified_bytes(aligned.as_ref()).expect("a good bundle");
+        assert_eq!(ok.manifest(), Bundle::from_bytes(aligned.as_ref()).expect("verified").manifest());
+        // A changed byte inside the last section: only the checksum can tell.
+        let mut flipped = bytes.clone();
+        let (_, off, len) = *section_table(&bytes).last().expect("sections");
+        flipped[off + len - 1] ^= 0x01;
+        let flipped = AlignedBytes::copy_from(&flipped);
+        assert!(Bundle::from_bytes(flipped.as_ref()).is_err(), "recomputed: refused");
+        assert!(Bundle::from_verified_bytes(flipped.as_ref()).is_ok(), "trusted: not noticed");
+        // Structure is still checked.
+        let truncated = AlignedBytes::copy_from(&bytes[..bytes.len() - 64]);
+        assert!(matches!(Bundle::from_verified_bytes(truncated.as_ref()), Err(Error::Truncated { .. })));
+        let not = AlignedBytes::copy_from(b"definitely not a bundle, just text");
+        assert_eq!(Bundle::from_verified_bytes(not.as_ref()).err(), Some(Error::NotABundle));
     }
 
     #[test]

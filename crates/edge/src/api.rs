@@ -47,6 +47,25 @@ impl State {
         })
     }
 
+    /// The bundle built into the component (`SHOPAI_EDGE_BUNDLE`, build.rs), if there is one:
+    /// served in place from the component's data, its checksums verified by the build.
+    pub fn embedded() -> Option<Self> {
+        Self::from_static(&EMBEDDED.0)
+    }
+
+    fn from_static(bytes: &'static [u8]) -> Option<Self> {
+        if bytes.is_empty() {
+            return None;
+        }
+        Some(match Bundle::from_verified_bytes(bytes) {
+            Ok(b) => {
+                let b: &'static Bundle<&'static [u8]> = Box::leak(Box::new(b));
+                Self { bundle: Ok(b), view: Some(b.view()) }
+            }
+            Err(e) => Self { bundle: Err(format!("embedded bundle rejected: {e}")), view: None },
+        })
+    }
+
     fn from_loader(load: impl FnOnce() -> Result<AlignedBuf, String>) -> Self {
         match load().and_then(AlignedBuf::into_bundle) {
             Ok(b) => {
@@ -62,6 +81,13 @@ impl State {
         self.view.as_ref()
     }
 }
+
+/// Bytes on a bundle's alignment (64: what sections are aligned to).
+#[repr(C, align(64))]
+struct Aligned<T: ?Sized>(T);
+
+/// The bundle build.rs embedded (empty when none was asked for).
+static EMBEDDED: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/embedded-bundle.bin")));
 
 /// 8-byte aligned storage for a bundle that is kept for the instance's life once it validates,
 /// and freed when it does not (so retrying a bad bundle does not leak).
@@ -605,6 +631,21 @@ pub(crate) mod tests {
 
     fn read_state(bytes: &[u8]) -> State {
         State::from_loader(|| AlignedBuf::read(Trickle(bytes)).map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn an_embedded_bundle_is_served_in_place() {
+        assert!(State::embedded().is_none(), "unit tests build without SHOPAI_EDGE_BUNDLE");
+        let leak = |bytes: &[u8]| -> &'static [u8] {
+            let words: &'static mut [u64] = Box::leak(vec![0u64; bytes.len().div_ceil(8)].into_boxed_slice());
+            let all: &'static mut [u8] = bytemuck::cast_slice_mut(words);
+            all[..bytes.len()].copy_from_slice(bytes);
+            &all[..bytes.len()]
+        };
+        let s = State::from_static(leak(&bundle_bytes())).expect("non-empty");
+        assert!(s.view().is_some());
+        let e = State::from_static(leak(b"not a bundle at all")).expect("non-empty").bundle.unwrap_err();
+        assert!(e.starts_with("embedded bundle rejected"), "{e}");
     }
 
     #[test]

@@ -61,7 +61,9 @@ impl Instance {
         self.bundle.borrow_mut().get(Instant::now(), || {
             let started = Instant::now();
             let path = &self.config.bundle_path;
-            let mut s = State::from_file(path);
+            let embedded = State::embedded();
+            let source = if embedded.is_some() { "embedded" } else { "file" };
+            let mut s = embedded.unwrap_or_else(|| State::from_file(path));
             if let Err(e) = &mut s.bundle {
                 if e.starts_with("reading bundle") {
                     *e = crate::release::no_bundle_message(path, e);
@@ -71,7 +73,7 @@ impl Instance {
             // instances are made and what loading costs.
             let event = match (&s.bundle, s.view()) {
                 (Ok(b), Some(v)) => json!({"source": "edge", "event": "bundle_loaded", "version": v.manifest.version,
-                    "bytes": b.len_bytes(), "load_ms": ms(started)}),
+                    "bytes": b.len_bytes(), "from": source, "load_ms": ms(started)}),
                 (Err(e), _) => json!({"source": "edge", "event": "bundle_failed", "error": e, "load_ms": ms(started)}),
                 (Ok(_), None) => json!({"source": "edge", "event": "bundle_failed", "load_ms": ms(started)}),
             };
