@@ -29,7 +29,7 @@ source = "$wasm"
 files = [{ source = "$out/data", destination = "/data" }]
 # Loopback only: scripts/bench-hanging.sh points the embeddings endpoint at a local server.
 allowed_outbound_hosts = ["http://127.0.0.1:*"]
-# For builds with the `spin` feature (the shared bundle cache and circuit breaker).
+# For builds with the spin feature (the shared bundle cache, breaker and answers).
 key_value_stores = ["default"]
 EOF
     mkdir -p "$out/data"; ln -f "$out/bundle.bin" "$out/data/bundle.bin"
@@ -40,7 +40,25 @@ EOF
   for _ in $(seq 300); do curl -fs -o /dev/null "$url/health" 2>/dev/null && break; curl -fs -o /dev/null "$url/" 2>/dev/null && break; sleep 0.1; done
 }
 
-stop() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }
+# Resident memory (KiB) of a process and all its descendants: `spin up` serves from a child
+# (`spin trigger http`), so the parent's own RSS says nothing about the instances.
+tree_rss() {
+  local all=("$1") kids k total=0
+  kids=$(pgrep -P "$1" 2>/dev/null || true)
+  for k in $kids; do all+=($(pgrep -P "$k" 2>/dev/null || true) "$k"); done
+  for k in "${all[@]}"; do
+    local r; r=$(ps -o rss= -p "$k" 2>/dev/null | tr -d ' ' || true)
+    total=$((total + ${r:-0}))
+  done
+  echo "$total"
+}
+
+# Stop the server and what it spawned (`spin up` leaves `spin trigger http` behind otherwise).
+stop() {
+  local kids; kids=$(pgrep -P "$pid" 2>/dev/null || true)
+  kill "$pid" $kids 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
 
 # phase LABEL MIX -> one table row
 phase() {
@@ -49,7 +67,7 @@ phase() {
   wrk -t1 -c"$conns" -d"${dur}s" --latency -s "$out/$mix.lua" "$url" >"$out/wrk.txt" 2>&1 &
   local w=$!
   while kill -0 "$w" 2>/dev/null; do
-    rss+=("$(ps -o rss= -p "$pid" 2>/dev/null | tr -d ' ' || echo 0)")
+    rss+=("$(tree_rss "$pid")")
     sleep 1
   done
   wait "$w" || true

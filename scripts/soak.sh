@@ -3,7 +3,9 @@
 # one run, under `wasmtime serve` and (when `spin` is on PATH) real Spin: for each traffic mix of
 # scripts/soak-mix.py, wrk (Debian) at saturation on loopback for a bounded time, then req/s,
 # p50/p99, socket errors, 5xx/4xx and the server's memory (RSS, sampled every second) at the start,
-# end and peak of the phase. ML-100k bundle with the hashing embedder (no upstream calls).
+# end and peak of the phase. ML-100k bundle with the hashing embedder (no upstream calls). Set up
+# as deployed: instances share answers through SHOPAI_BUNDLE_CACHE_DIR (wasmtime) or the key-value
+# store (Spin, the `spin`-feature build).
 # Usage: bash scripts/soak.sh [SECONDS per phase, default 20] [CONNECTIONS, default 16]
 # Needs: wrk (apt-get install wrk), wasmtime (scripts/setup.sh), the edge built (scripts/build.sh).
 set -euo pipefail
@@ -23,24 +25,34 @@ anchor_dir="$SHOPAI_ROOT/../shared/anchors/edge"
 anchor="$SHOPAI_HOME/anchor-target/wasm32-wasip2/release/edge_anchor.wasm"
 [ -d "$anchor_dir" ] || die "no trivial component at $anchor_dir"
 (cd "$anchor_dir" && CARGO_TARGET_DIR="$SHOPAI_HOME/anchor-target" cargo build -q --target wasm32-wasip2 --release)
-for mix in anchor search recommend popular mixed; do
+for mix in anchor search recommend popular popular-get mixed; do
   python3 scripts/soak-mix.py "$mix" data/ml-100k/ml-100k.item data/ml-100k/ml-100k.inter "$out/$mix.lua"
 done
 source "$(dirname "$0")/soak-lib.sh"
+# As deployed: under Spin the component built with the `spin` feature (the key-value store is the
+# store instances share); under wasmtime a shared writable folder (SHOPAI_BUNDLE_CACHE_DIR).
+spin_wasm="$SHOPAI_HOME/target-spin/wasm32-wasip2/release/shopai_edge.wasm"
+if command -v spin >/dev/null; then
+  CARGO_TARGET_DIR="$SHOPAI_HOME/target-spin" cargo build -q --release -p shopai-edge --target wasm32-wasip2 --features spin
+fi
 
 runtimes=(wasmtime)
 command -v spin >/dev/null && runtimes+=(spin) || echo "(spin not on PATH: Spin rows skipped)" >&2
 for rt in "${runtimes[@]}"; do
+  wasm=$SHOPAI_EDGE_WASM shared=(SHOPAI_BUNDLE_CACHE_DIR=/data/shared)
+  [ "$rt" = spin ] && wasm=$spin_wasm shared=()
+  rm -rf "$out/shared" "$out/.spin"; mkdir -p "$out/shared"
   header "$rt"
   start "$rt" "$anchor"; phase "trivial component, GET /" anchor; stop
-  start "$rt" "$SHOPAI_EDGE_WASM" SHOPAI_ANSWER_CACHE_ENTRIES=0
+  start "$rt" "$wasm" SHOPAI_ANSWER_CACHE_ENTRIES=0 "${shared[@]}"
   phase "ShopAI /search, long-tail, answer cache off" search
   phase "ShopAI /recommendations, users + sessions, answer cache off" recommend
   stop
-  start "$rt" "$SHOPAI_EDGE_WASM"
+  start "$rt" "$wasm" "${shared[@]}"
   phase "ShopAI /search, long-tail (answer cache on)" search
   phase "ShopAI /recommendations, users + sessions (answer cache on)" recommend
-  phase "ShopAI popular searches (answer cache on)" popular
+  phase "ShopAI popular searches, POST (answer cache on)" popular
+  phase "ShopAI popular searches, GET /search?q= (answer cache on)" popular-get
   phase "ShopAI realistic mix incl. 5% malformed (answer cache on)" mixed
   stop
   start "$rt" "$anchor"; phase "trivial component, GET / (again, drift check)" anchor; stop

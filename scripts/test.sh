@@ -4,6 +4,9 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$SHOPAI_ROOT"
+# The suite's edge is the component without a built-in bundle (the test that builds one uses its
+# own target folder).
+unset SHOPAI_EDGE_BUNDLE
 bash scripts/setup.sh
 
 step "cargo fmt --check"
