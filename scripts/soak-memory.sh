@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Is the edge's memory flat under load? One long phase of the realistic mix (scripts/soak-mix.py
+# `mixed`) at saturation, set up as scripts/soak.sh deploys it, with the serving process tree's RSS
+# sampled every second and printed once a minute, then the phase's table row.
+# Usage: bash scripts/soak-memory.sh [RUNTIME wasmtime|spin, default spin] [SECONDS, default 300]
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$SHOPAI_ROOT"
+rt=${1:-spin}
+dur=${2:-300}
+conns=16
+command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+[ "$rt" = spin ] && ! command -v spin >/dev/null && die "spin is not on PATH (../shared/tools/README.md)"
+bash scripts/fetch-demo-data.sh
+out=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$out"; }
+trap cleanup EXIT
+"$SHOPAI_BIN" build --ratings data/ml-100k/ml-100k.inter --catalog data/ml-100k/ml-100k.item --out "$out/bundle.bin" --quiet >/dev/null
+python3 scripts/soak-mix.py mixed data/ml-100k/ml-100k.item data/ml-100k/ml-100k.inter "$out/mixed.lua"
+source "$(dirname "$0")/soak-lib.sh"
+wasm=$SHOPAI_EDGE_WASM shared=(SHOPAI_BUNDLE_CACHE_DIR=/data/shared)
+if [ "$rt" = spin ]; then
+  CARGO_TARGET_DIR="$SHOPAI_HOME/target-spin" cargo build -q --release -p shopai-edge --target wasm32-wasip2 --features spin
+  wasm="$SHOPAI_HOME/target-spin/wasm32-wasip2/release/shopai_edge.wasm" shared=()
+fi
+mkdir -p "$out/shared"
+start "$rt" "$wasm" "${shared[@]}"
+(
+  s=0
+  while kill -0 "$pid" 2>/dev/null; do
+    [ $((s % 60)) -eq 0 ] && echo "  t=${s}s RSS $(( $(tree_rss "$pid") / 1024 )) MiB" >&2
+    s=$((s + 1)); sleep 1
+  done
+) &
+sampler=$!
+header "$rt, ${dur} s"
+phase "ShopAI realistic mix incl. 5% malformed (answer cache on)" mixed
+stop
+wait "$sampler" 2>/dev/null || true
+echo "Machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); wasmtime $(wasmtime --version | cut -d' ' -f2)$(command -v spin >/dev/null && echo ", $(spin --version)")"
