@@ -5,7 +5,7 @@
 //! `shopai_core::recommend::fuse`, so what is measured is what ships. The per-source scores
 //! ([`SourceMatrix`]) are what `tune` (see [`super::tune`]) searches over.
 
-use super::protocol::{eval_set, evaluate, popularity_scores, AtK, EvalSet, Report, Variant};
+use super::protocol::{eval_set, evaluate, evaluate_par, popularity_scores, AtK, EvalSet, Report, Variant};
 use crate::assemble::{build_bundle, BuildConfig};
 use crate::config::Confidence;
 use crate::data::dataset::{Dataset, Row};
@@ -128,7 +128,7 @@ impl SourceMatrix {
 
     /// Metrics of the fused score `w · sources`.
     pub fn report(&self, set: &EvalSet, w: FusionWeights) -> Report {
-        evaluate(set, &KS, |pos, _, out| self.scores(pos, w, out))
+        evaluate_par(set, &KS, |pos, _, out| self.scores(pos, w, out))
     }
 }
 
