@@ -1107,8 +1107,8 @@ impl<'a> Bundle<&'a [u8]> {
     }
 
     /// [`Bundle::from_bytes`] without recomputing the checksums, for bytes verified already: a
-    /// bundle built into the edge component, verified by its build (recomputing them cost a fresh
-    /// instance 33 ms of its 70 ms load of a 27 MB bundle). Every structural check still runs, so
+    /// bundle built into the edge component, verified by its build (recomputing them is much of a
+    /// fresh edge instance's load of a large bundle, docs/EDGE.md). Every structural check still runs, so
     /// bytes that are not a bundle are refused and no query reads out of bounds; a byte changed
     /// inside a section goes unnoticed.
     pub fn from_verified_bytes(bytes: &'a [u8]) -> Result<Self> {
