@@ -25,6 +25,7 @@ trap cleanup EXIT
 "$SHOPAI_BIN" build --ratings data/ml-100k/ml-100k.inter --catalog data/ml-100k/ml-100k.item --out "$out/bundle.bin" --quiet >/dev/null
 python3 scripts/soak-mix.py "$mix" data/ml-100k/ml-100k.item data/ml-100k/ml-100k.inter "$out/mix.lua"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# serve FLAGS... WASM -> sets $url (not in a subshell, so the PID reaches `servers` and cleanup)
 serve() {
   local p; p=$(port)
   mkdir -p "$out/shared-$p"
@@ -32,10 +33,10 @@ serve() {
     --env SHOPAI_BUNDLE_PATH=/data/bundle.bin --env "SHOPAI_BUNDLE_CACHE_DIR=/data/shared-$p" "$@" >/dev/null 2>&1 &
   servers+=($!)
   for _ in $(seq 300); do curl -fs -o /dev/null "http://127.0.0.1:$p/health" && break; sleep 0.1; done
-  echo "http://127.0.0.1:$p"
+  url="http://127.0.0.1:$p"
 }
-url_a=$(serve "$@" "$a")
-url_b=$(serve "$@" "$b")
+serve "$@" "$a"; url_a=$url
+serve "$@" "$b"; url_b=$url
 rps() { wrk -t1 -c16 -d3s -s "$out/mix.lua" "$1" | sed -n 's/^Requests\/sec: *//p'; }
 ra=() rb=()
 for _ in $(seq "$rounds"); do
