@@ -1096,14 +1096,7 @@ impl<'a> Bundle<&'a [u8]> {
     /// Validate and borrow `bytes` without copying. They must be 4-byte aligned
     /// (`include_bytes!` in an aligned wrapper, a `Vec<u32>`, an mmap); otherwise use [`Bundle::load`].
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
-        if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
-            return Err(Error::NotABundle);
-        }
-        if !(bytes.as_ptr() as usize).is_multiple_of(REQUIRED_ALIGN) {
-            return Err(Error::Misaligned { required: REQUIRED_ALIGN });
-        }
-        let layout = Layout::parse(bytes)?;
-        Ok(Self { storage: bytes, layout })
+        Self::borrow(bytes, Checksums::Verify)
     }
 
     /// [`Bundle::from_bytes`] without recomputing the checksums, for bytes verified already: a
@@ -1112,13 +1105,17 @@ impl<'a> Bundle<&'a [u8]> {
     /// bytes that are not a bundle are refused and no query reads out of bounds; a byte changed
     /// inside a section goes unnoticed.
     pub fn from_verified_bytes(bytes: &'a [u8]) -> Result<Self> {
+        Self::borrow(bytes, Checksums::Trust)
+    }
+
+    fn borrow(bytes: &'a [u8], checksums: Checksums) -> Result<Self> {
         if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
             return Err(Error::NotABundle);
         }
         if !(bytes.as_ptr() as usize).is_multiple_of(REQUIRED_ALIGN) {
             return Err(Error::Misaligned { required: REQUIRED_ALIGN });
         }
-        let layout = Layout::parse_with(bytes, Checksums::Trust)?;
+        let layout = Layout::parse_with(bytes, checksums)?;
         Ok(Self { storage: bytes, layout })
     }
 }
