@@ -62,6 +62,9 @@ for s in sets:
         rows.append(("ShopAI item-to-item (EASE top-100)", f"lambda={t['ease_lambda']:g}", ours["item-to-item"]["val"],
                      ours["item-to-item"]["test"]))
     rows.append(("ShopAI vector-only (hashing)", "-", ours["vector-only"]["val"], ours["vector-only"]["test"]))
+    if "next-item" in ours:
+        rows.append(("ShopAI next-item transitions", "window 3, top 50", ours["next-item"]["val"],
+                     ours["next-item"]["test"]))
     f = t["fusion"]
     rows.append(("**ShopAI fusion (tuned)**", ", ".join(f"{k}={v:g}" for k, v in f.items()) +
                  (f", half-life={t['popularity_half_life_days']:g} d" if t.get("popularity_half_life_days") else ""),

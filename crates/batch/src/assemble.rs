@@ -1,5 +1,6 @@
 //! A dataset → a bundle's bytes: train ALS, embed item texts (unless a provider already did),
-//! build the vector index, the lexical index and the item-to-item neighbours, and assemble the
+//! build the vector index, the lexical index, the item-to-item neighbours and the next-item
+//! transitions, and assemble the
 //! sections with their manifest. Training for `tune`/`evaluate` and `shopai build` alike. Item
 //! factors trained elsewhere (`data::factors`, e.g. by Spark) replace the ALS training step; the
 //! rest, fold-in's Gram matrix included, is the same.
@@ -7,6 +8,7 @@
 use crate::config::Confidence;
 use crate::data::dataset::{Dataset, Row};
 use crate::data::factors::{trained_items, ItemFactors};
+use crate::index::transitions::{self, TransitionConfig};
 use crate::index::{ease, popularity::popularity, vectors};
 use crate::io::progress;
 use anyhow::{Context, Result};
@@ -32,6 +34,8 @@ pub struct BuildConfig {
     pub eval: Option<serde_json::Value>,
     /// Item-to-item source: EASE λ and neighbours kept per item (None: no item-to-item section).
     pub ease: Option<(f32, usize)>,
+    /// Next-item source: how transitions are counted (None: no transitions section).
+    pub transitions: Option<TransitionConfig>,
     /// Popularity half-life in days (None: plain interaction counts).
     pub popularity_half_life_days: Option<f32>,
     /// How ratings become ALS interaction values.
@@ -58,6 +62,7 @@ impl BuildConfig {
             progress,
             eval: None,
             ease: None,
+            transitions: None,
             popularity_half_life_days: None,
             confidence: Default::default(),
             index: Default::default(),
@@ -99,7 +104,10 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
     for (i, out) in deq.chunks_mut(k).enumerate() {
         factors.view().dequantize_into(i, out);
     }
-    let user_history: Vec<Vec<u32>> = (0..matrix.rows()).map(|u| matrix.row(u).0.to_vec()).collect();
+    // Each known user's items (those in the training matrix), oldest first: the latest drive the
+    // next-item source.
+    let user_history =
+        transitions::sequences(matrix.rows(), train_rows, |u, i| matrix.row(u as usize).0.binary_search(&i).is_ok());
     let now = chrono::Utc::now();
     let short: String = embed_model.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
     // "ext": the factors were trained elsewhere (their iteration count is then recorded as 0).
@@ -152,6 +160,10 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         lexical: Some(shopai_core::lexical::LexicalIndex::build(&data.texts)),
         item_neighbors: match cfg.ease {
             Some((lambda, k)) => ease::neighbors(&matrix, lambda, k).unwrap_or_default(),
+            None => Vec::new(),
+        },
+        item_next: match cfg.transitions {
+            Some(t) => transitions::transitions(data.item_ids.len(), data.user_ids.len(), train_rows, t),
             None => Vec::new(),
         },
     };

@@ -95,10 +95,18 @@ pub enum SectionKind {
     GraphLayerSizes = 28,
     /// HNSW: item of each graph id (u32).
     GraphPidItems = 29,
+    /// Next-item transitions: per item, the items that followed it in training sequences (CSR of
+    /// item indices; optional).
+    ItemNext = 30,
+    /// Weights of [`SectionKind::ItemNext`], aligned with its values (f32; optional).
+    ItemNextWeights = 31,
 }
 
+/// Section kinds this reader knows (the largest kind's number).
+const SECTION_KINDS: usize = 31;
+
 impl SectionKind {
-    const ALL: [SectionKind; 29] = [
+    const ALL: [SectionKind; SECTION_KINDS] = [
         Self::Manifest,
         Self::ItemIds,
         Self::ItemIdOrder,
@@ -128,6 +136,8 @@ impl SectionKind {
         Self::GraphUpper,
         Self::GraphLayerSizes,
         Self::GraphPidItems,
+        Self::ItemNext,
+        Self::ItemNextWeights,
     ];
 
     fn from_u32(v: u32) -> Option<Self> {
@@ -166,6 +176,8 @@ impl SectionKind {
             Self::GraphUpper => "graph upper layers",
             Self::GraphLayerSizes => "graph layer sizes",
             Self::GraphPidItems => "graph ids",
+            Self::ItemNext => "next items",
+            Self::ItemNextWeights => "next item weights",
         }
     }
 }
@@ -223,11 +235,20 @@ pub struct FusionWeights {
     /// Weight of the item-to-item neighbour score (0 when the bundle has no neighbours).
     #[serde(default)]
     pub item: f32,
+    /// Weight of the next-item score: what followed the history's latest items in training
+    /// sequences (0 when the bundle has no transitions; not written when 0, so manifests without
+    /// it keep their bytes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub next: f32,
+}
+
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
 }
 
 impl Default for FusionWeights {
     fn default() -> Self {
-        Self { vector: 0.3, collab: 1.0, popularity: 0.1, item: 0.0 }
+        Self { vector: 0.3, collab: 1.0, popularity: 0.1, item: 0.0, next: 0.0 }
     }
 }
 
@@ -357,6 +378,8 @@ pub struct BundleParts {
     pub user_history: Vec<Vec<u32>>,
     /// Item-to-item neighbours `(item, weight)` per item; empty for none.
     pub item_neighbors: Vec<Vec<(u32, f32)>>,
+    /// Next-item transitions `(item, weight)` per item; empty for none.
+    pub item_next: Vec<Vec<(u32, f32)>>,
     /// BM25 index over product text; `None` for none.
     pub lexical: Option<crate::lexical::LexicalIndex>,
     /// Vector mean, sign bits, int4 residual and graph (all optional).
@@ -471,16 +494,14 @@ impl BundleParts {
             check(n <= crate::index::GRAPH_MAX_ITEMS, "vector_extras", "too many items for a graph".into())?;
             graph_view(g).validate(n).map_err(|reason| Error::InvalidArgument { field: "vector_extras", reason })?;
         }
-        check(
-            self.item_neighbors.is_empty() || self.item_neighbors.len() == n,
-            "item_neighbors",
-            format!("{} rows for {n} items", self.item_neighbors.len()),
-        )?;
-        check(
-            self.item_neighbors.iter().flatten().all(|&(i, w)| (i as usize) < n && w.is_finite()),
-            "item_neighbors",
-            "neighbour out of range or weight not finite".into(),
-        )?;
+        for (field, rows) in [("item_neighbors", &self.item_neighbors), ("item_next", &self.item_next)] {
+            check(rows.is_empty() || rows.len() == n, field, format!("{} rows for {n} items", rows.len()))?;
+            check(
+                rows.iter().flatten().all(|&(i, w)| (i as usize) < n && w.is_finite()),
+                field,
+                "item out of range or weight not finite".into(),
+            )?;
+        }
         Ok(())
     }
 
@@ -534,11 +555,16 @@ impl BundleParts {
             (SectionKind::UserIdOrder, le_words(&sorted_order(&self.user_ids))),
             (SectionKind::UserHistory, csr(&self.user_history)),
         ];
-        if !self.item_neighbors.is_empty() {
-            let ids: Vec<Vec<u32>> = self.item_neighbors.iter().map(|r| r.iter().map(|p| p.0).collect()).collect();
-            let weights: Vec<f32> = self.item_neighbors.iter().flatten().map(|p| p.1).collect();
-            sections.push((SectionKind::ItemNeighbors, csr(&ids)));
-            sections.push((SectionKind::ItemNeighborWeights, le_words(&weights)));
+        for (rows, ids_kind, weights_kind) in [
+            (&self.item_neighbors, SectionKind::ItemNeighbors, SectionKind::ItemNeighborWeights),
+            (&self.item_next, SectionKind::ItemNext, SectionKind::ItemNextWeights),
+        ] {
+            if !rows.is_empty() {
+                let ids: Vec<Vec<u32>> = rows.iter().map(|r| r.iter().map(|p| p.0).collect()).collect();
+                let weights: Vec<f32> = rows.iter().flatten().map(|p| p.1).collect();
+                sections.push((ids_kind, csr(&ids)));
+                sections.push((weights_kind, le_words(&weights)));
+            }
         }
         if !x.mean.is_empty() {
             sections.push((SectionKind::VectorMean, le_words(&x.mean)));
@@ -648,7 +674,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// Where each section lives, and the parsed manifest. Small; computed once per load.
 #[derive(Debug, Clone)]
 pub struct Layout {
-    ranges: [Option<(usize, usize)>; 30],
+    ranges: [Option<(usize, usize)>; SECTION_KINDS + 1],
     manifest: Manifest,
 }
 
@@ -700,7 +726,7 @@ impl Layout {
         if verify && crc32fast::hash(table) != u32_at(bytes, 24) {
             return Err(corrupt("section table checksum mismatch"));
         }
-        let mut ranges = [None; 30];
+        let mut ranges = [None; SECTION_KINDS + 1];
         for e in 0..count {
             let at = HEADER_LEN + e * ENTRY_LEN;
             let kind = u32_at(bytes, at);
@@ -783,15 +809,17 @@ impl Layout {
         expect(SectionKind::Gram, gram.len(), size(SectionKind::Gram, k, k)?)?;
         let popularity: &[f32] = self.words(bytes, SectionKind::Popularity)?;
         expect(SectionKind::Popularity, popularity.len(), n)?;
-        let (item_neighbors, neighbor_weights) = match self.ranges[SectionKind::ItemNeighbors as usize] {
-            None => (None, &[][..]),
-            Some(_) => {
-                let c = Csr::new(self.words(bytes, SectionKind::ItemNeighbors)?, n)?;
-                let w: &[f32] = self.words(bytes, SectionKind::ItemNeighborWeights)?;
-                expect(SectionKind::ItemNeighborWeights, w.len(), c.values.len())?;
-                (Some(c), w)
+        let weighted = |ids: SectionKind, weights: SectionKind| -> Result<Weighted<'a>> {
+            if self.ranges[ids as usize].is_none() {
+                return Ok(Weighted::default());
             }
+            let c = Csr::new(self.words(bytes, ids)?, n)?;
+            let w: &[f32] = self.words(bytes, weights)?;
+            expect(weights, w.len(), c.values.len())?;
+            Ok(Weighted { rows: Some(c), weights: w })
         };
+        let item_neighbors = weighted(SectionKind::ItemNeighbors, SectionKind::ItemNeighborWeights)?;
+        let item_next = weighted(SectionKind::ItemNext, SectionKind::ItemNextWeights)?;
         let lexical = match self.ranges[SectionKind::LexTerms as usize] {
             None => None,
             Some((s, e)) => {
@@ -855,7 +883,7 @@ impl Layout {
             user_order,
             user_history,
             item_neighbors,
-            neighbor_weights,
+            item_next,
         })
     }
 
@@ -945,6 +973,34 @@ impl<'a> Csr<'a> {
     }
 }
 
+/// Per-item weighted item lists (a CSR of item indices and a weight per value): the EASE
+/// neighbours, the next-item transitions. Empty when the bundle does not store them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Weighted<'a> {
+    /// The item lists, when stored.
+    pub rows: Option<Csr<'a>>,
+    weights: &'a [f32],
+}
+
+impl<'a> Weighted<'a> {
+    /// Whether the bundle stores these lists.
+    pub fn is_present(&self) -> bool {
+        self.rows.is_some()
+    }
+
+    /// Row `i` as `(item, weight)` pairs (empty when absent or out of range).
+    pub fn row(&self, i: usize) -> impl Iterator<Item = (u32, f32)> + 'a {
+        let (ids, weights): (&[u32], &[f32]) = match self.rows {
+            Some(c) => {
+                let (s, e) = c.span(i);
+                (c.values.get(s..e).unwrap_or(&[]), self.weights.get(s..e).unwrap_or(&[]))
+            }
+            None => (&[], &[]),
+        };
+        ids.iter().copied().zip(weights.iter().copied())
+    }
+}
+
 /// Typed slices into a loaded bundle. Cheap to make; every query function takes one.
 #[derive(Debug, Clone, Copy)]
 pub struct BundleView<'a> {
@@ -972,9 +1028,10 @@ pub struct BundleView<'a> {
     user_order: &'a [u32],
     /// Per-user item history.
     pub user_history: Csr<'a>,
-    /// Item-to-item neighbours, if the bundle has them.
-    pub item_neighbors: Option<Csr<'a>>,
-    neighbor_weights: &'a [f32],
+    /// Item-to-item neighbours (EASE), if the bundle has them.
+    pub item_neighbors: Weighted<'a>,
+    /// Next-item transitions, if the bundle has them.
+    pub item_next: Weighted<'a>,
     /// BM25 index, if the bundle has one.
     pub lexical: Option<LexicalView<'a>>,
     /// Optional vector index parts (sign bits, int4 residual, graph).
@@ -1046,14 +1103,13 @@ impl<'a> BundleView<'a> {
 
     /// Neighbours of item `i` with their weights (empty when the bundle has none).
     pub fn neighbors_of(&self, i: usize) -> impl Iterator<Item = (u32, f32)> + 'a {
-        let (ids, weights): (&[u32], &[f32]) = match self.item_neighbors {
-            Some(c) => {
-                let (s, e) = c.span(i);
-                (c.values.get(s..e).unwrap_or(&[]), self.neighbor_weights.get(s..e).unwrap_or(&[]))
-            }
-            None => (&[], &[]),
-        };
-        ids.iter().copied().zip(weights.iter().copied())
+        self.item_neighbors.row(i)
+    }
+
+    /// Items that followed item `i` in training sequences, with their weights (empty when the
+    /// bundle has no transitions).
+    pub fn next_of(&self, i: usize) -> impl Iterator<Item = (u32, f32)> + 'a {
+        self.item_next.row(i)
     }
 
     /// Category names of item `i`.
@@ -1228,6 +1284,8 @@ mod tests {
         assert_eq!(v.item_index("nope"), None);
         assert_eq!(v.user_index("u12"), Some(12));
         assert_eq!(v.categories_of(10).collect::<Vec<_>>(), vec!["cat0", "cat4"]);
+        assert_eq!(v.next_of(39).collect::<Vec<_>>(), vec![(0, 0.7), (1, 0.3)]);
+        assert_eq!(v.neighbors_of(0).count(), 3);
         assert_eq!(b.manifest().counts.items, 40);
         assert_eq!(b.manifest().embedding.dimensions, 8);
         // Sections are aligned, so the zero-copy path works on aligned storage.
@@ -1237,6 +1295,28 @@ mod tests {
         for (_, off, _) in section_table(&bytes) {
             assert_eq!(off % SECTION_ALIGN, 0);
         }
+    }
+
+    #[test]
+    fn transitions_are_optional_and_a_zero_weight_is_not_written() {
+        let (mut parts, _) = crate::testutil::fixture_parts(30, 8, 4);
+        parts.item_next.clear();
+        let bytes = parts.to_bytes().expect("bundle");
+        let b = Bundle::load(&bytes).expect("load");
+        assert!(!b.view().item_next.is_present());
+        assert_eq!(b.view().next_of(3).count(), 0);
+        assert!(section_table(&bytes).iter().all(|(k, _, _)| *k != SectionKind::ItemNext));
+        // A manifest without a next-item weight is the manifest bundles had before it existed.
+        let json = serde_json::to_string(&b.manifest().fusion).expect("json");
+        assert!(!json.contains("next"), "{json}");
+        let read: FusionWeights = serde_json::from_str(r#"{"vector":0.3,"collab":1,"popularity":0.1}"#).expect("old");
+        assert_eq!(read.next, 0.0);
+        parts.manifest.fusion.next = 0.5;
+        let json = serde_json::to_string(&parts.manifest.fusion).expect("json");
+        assert!(json.contains(r#""next":0.5"#), "{json}");
+        // Transitions that name an item outside the catalog are refused at write time.
+        parts.item_next = vec![vec![(99, 1.0)]; 30];
+        assert!(parts.to_bytes().is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Hybrid recommendations from four sources: ALS fold-in (collaborative), content similarity to
+//! Hybrid recommendations from five sources: ALS fold-in (collaborative), content similarity to
 //! the history's vector centroid, item-to-item neighbour weights (EASE, when the bundle stores
-//! them) and popularity. Each source is standardized (z-score over the catalog) by
+//! them), next-item transitions from the history's latest items (when the bundle stores them)
+//! and popularity. Each source is standardized (z-score over the catalog) by
 //! [`source_scores`] and combined by [`fuse`] with the bundle's fusion weights; offline evaluation
 //! (`shopai evaluate`/`tune`) calls the same two functions, so what is measured is what is served.
 
@@ -21,6 +22,30 @@ pub struct ScoreParts {
     pub popularity: f32,
     /// Item-to-item neighbour score (z-score).
     pub item: f32,
+    /// Next-item score (z-score): how often the item followed the history's latest items.
+    pub next: f32,
+}
+
+/// How many of the history's latest distinct items the next-item source follows.
+pub const RECENT: usize = 3;
+
+/// Weight of the `k`-th latest item (0 = the latest) in the next-item score: 1, ½, ¼.
+const RECENT_DECAY: [f32; RECENT] = [1.0, 0.5, 0.25];
+
+/// The latest [`RECENT`] distinct items of a history given oldest first, latest first; indices
+/// `>= n_items` are skipped. The next-item source follows these; evaluation builds them from the
+/// time-ordered training rows with this same function.
+pub fn recent_items(history_oldest_first: &[u32], n_items: usize) -> Vec<u32> {
+    let mut recent = Vec::with_capacity(RECENT);
+    for &i in history_oldest_first.iter().rev() {
+        if recent.len() == RECENT {
+            break;
+        }
+        if (i as usize) < n_items && !recent.contains(&i) {
+            recent.push(i);
+        }
+    }
+    recent
 }
 
 /// One recommended item.
@@ -53,6 +78,7 @@ pub struct RecScratch {
     vector: Vec<f32>,
     popularity: Vec<f32>,
     item: Vec<f32>,
+    next: Vec<f32>,
     top: TopK,
 }
 
@@ -73,6 +99,10 @@ impl RecScratch {
     pub fn item(&self) -> &[f32] {
         &self.item
     }
+    /// Standardized next-item scores from the last [`source_scores`] call.
+    pub fn next(&self) -> &[f32] {
+        &self.next
+    }
     /// Every source's standardized score of item `i` from the last [`source_scores`] call.
     pub fn parts(&self, i: usize) -> ScoreParts {
         ScoreParts {
@@ -80,21 +110,25 @@ impl RecScratch {
             collab: self.collab[i],
             popularity: self.popularity[i],
             item: self.item[i],
+            next: self.next[i],
         }
     }
 }
 
 /// Scores of every item from each source, standardized (read them back with
-/// [`RecScratch::parts`]); exposed for evaluation and tuning.
-pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecScratch) -> Result<()> {
+/// [`RecScratch::parts`]); exposed for evaluation and tuning. `history` is the set of items
+/// (sorted, distinct); `recent` its latest items, latest first ([`recent_items`]).
+pub fn source_scores(view: &BundleView<'_>, history: &[u32], recent: &[u32], scratch: &mut RecScratch) -> Result<()> {
     let n = view.n_items();
     let k = view.factors.dim;
     scratch.collab.resize(n, 0.0);
     scratch.vector.resize(n, 0.0);
     scratch.popularity.resize(n, 0.0);
     scratch.item.resize(n, 0.0);
+    scratch.next.resize(n, 0.0);
     popularity_source(view.popularity, &mut scratch.popularity);
     scratch.item.fill(0.0);
+    next_scores(recent, |i| view.next_of(i), &mut scratch.next);
     if history.is_empty() {
         scratch.collab.fill(0.0);
         scratch.vector.fill(0.0);
@@ -134,6 +168,22 @@ pub fn source_scores(view: &BundleView<'_>, history: &[u32], scratch: &mut RecSc
     Ok(())
 }
 
+/// The next-item source: for each item, the sum over the `recent` items (latest first) of the
+/// weight with which it followed them (`next_of`), the latest weighing 1, then ½, ¼;
+/// standardized. [`source_scores`] reads the transitions from the bundle; evaluation may pass
+/// other transitions to try variants.
+pub fn next_scores<I: Iterator<Item = (u32, f32)>>(recent: &[u32], next_of: impl Fn(usize) -> I, out: &mut [f32]) {
+    out.fill(0.0);
+    for (&r, decay) in recent.iter().zip(RECENT_DECAY) {
+        for (j, w) in next_of(r as usize) {
+            if let Some(s) = out.get_mut(j as usize) {
+                *s += decay * w;
+            }
+        }
+    }
+    standardize(out);
+}
+
 /// The popularity source from raw counts (or time-decayed counts): `log(1 + max(count, 0))`,
 /// standardized. Evaluation uses it to try other popularity variants than the bundle's.
 pub fn popularity_source(counts: &[f32], out: &mut Vec<f32>) {
@@ -146,7 +196,11 @@ pub fn popularity_source(counts: &[f32], out: &mut Vec<f32>) {
 /// order. The one place the formula lives; [`recommend`] and offline evaluation both call it.
 #[inline]
 pub fn fuse(w: &FusionWeights, parts: &ScoreParts) -> f32 {
-    w.vector * parts.vector + w.collab * parts.collab + w.popularity * parts.popularity + w.item * parts.item
+    w.vector * parts.vector
+        + w.collab * parts.collab
+        + w.popularity * parts.popularity
+        + w.item * parts.item
+        + w.next * parts.next
 }
 
 /// Subtract the mean and divide by the standard deviation (a constant source becomes all zeros).
@@ -163,9 +217,9 @@ pub fn standardize(v: &mut [f32]) {
     }
 }
 
-/// Recommend `top_k` items for a history of item indices: [`source_scores`], then [`fuse`] with
-/// `weights` over the items `filter` allows, best first (ties by item index). An empty history
-/// ranks by popularity alone.
+/// Recommend `top_k` items for a history of item indices, oldest first (its latest items drive
+/// the next-item source): [`source_scores`], then [`fuse`] with `weights` over the items
+/// `filter` allows, best first (ties by item index). An empty history ranks by popularity alone.
 pub fn recommend(
     view: &BundleView<'_>,
     history: &[u32],
@@ -174,12 +228,13 @@ pub fn recommend(
     filter: &Filter,
     scratch: &mut RecScratch,
 ) -> Result<(Vec<Recommendation>, Source)> {
+    let recent = recent_items(history, view.n_items());
     let mut hist: Vec<u32> = history.iter().copied().filter(|&i| (i as usize) < view.n_items()).collect();
     hist.sort_unstable();
     hist.dedup();
-    source_scores(view, &hist, scratch)?;
+    source_scores(view, &hist, &recent, scratch)?;
     let (w, source) = if hist.is_empty() {
-        (FusionWeights { vector: 0.0, collab: 0.0, popularity: 1.0, item: 0.0 }, Source::Popularity)
+        (FusionWeights { vector: 0.0, collab: 0.0, popularity: 1.0, item: 0.0, next: 0.0 }, Source::Popularity)
     } else {
         (weights, Source::Hybrid)
     };
@@ -224,8 +279,8 @@ impl Norms {
     }
 }
 
-/// The (up to two) history items most similar to `item`, weighing factor and content similarity
-/// as the fusion weighs those sources. `norms[i]` belongs to `history[i]`.
+/// The (up to two) history items most similar to `item`, weighing factor and content similarity,
+/// neighbour and next-item weights as the fusion weighs those sources. `norms[i]` belongs to `history[i]`.
 fn explain(view: &BundleView<'_>, history: &[u32], norms: &[Norms], item: u32, w: FusionWeights) -> Vec<u32> {
     if history.is_empty() {
         return Vec::new();
@@ -240,15 +295,20 @@ fn explain(view: &BundleView<'_>, history: &[u32], norms: &[Norms], item: u32, w
     let it = Norms::of(view, item);
     let mut top = TopK::new(2);
     for (&h, hn) in history.iter().zip(norms) {
-        let neighbour = view.neighbors_of(h as usize).find(|&(j, _)| j == item).map_or(0.0, |(_, x)| x.max(0.0));
         top.push(
             h,
             w.vector * cos(&view.vectors, h, hn.vector, item, it.vector)
                 + w.collab * cos(&view.factors, h, hn.collab, item, it.collab)
-                + w.item * neighbour,
+                + w.item * weight_to(view.neighbors_of(h as usize), item)
+                + w.next * weight_to(view.next_of(h as usize), item),
         );
     }
     top.drain_sorted().into_iter().map(|s| s.item).collect()
+}
+
+/// The (non-negative) weight `row` gives `item`; 0 when it does not list it.
+fn weight_to(mut row: impl Iterator<Item = (u32, f32)>, item: u32) -> f32 {
+    row.find(|&(j, _)| j == item).map_or(0.0, |(_, x)| x.max(0.0))
 }
 
 #[cfg(test)]
@@ -273,10 +333,51 @@ mod tests {
         assert!(a.iter().all(|r| !r.because.is_empty() && r.because.iter().all(|h| history.contains(h))));
         assert!(a.windows(2).all(|w| w[0].score >= w[1].score));
         // With only the item-to-item source, the top results are the history's neighbours.
-        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 1.0 };
+        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 1.0, next: 0.0 };
         let (n, _) = recommend(&view, &history, 3, w, &filter, &mut scratch).expect("rec");
         let neighbours: Vec<u32> = history.iter().flat_map(|&h| view.neighbors_of(h as usize).map(|p| p.0)).collect();
         assert!(n.iter().all(|r| neighbours.contains(&r.item)), "{n:?}");
+    }
+
+    #[test]
+    fn recent_items_are_the_latest_distinct_ones() {
+        assert_eq!(recent_items(&[1, 2, 3, 2, 9, 4], 9), vec![4, 2, 3]);
+        assert_eq!(recent_items(&[5, 5], 9), vec![5]);
+        assert!(recent_items(&[], 9).is_empty());
+    }
+
+    #[test]
+    fn next_item_source_follows_the_latest_items_against_a_reference() {
+        // The fixture's transitions: i → i+1 (0.7), i → i+2 (0.3).
+        let (bytes, _, _) = fixture_bundle(200, 16, 9);
+        let b = crate::Bundle::load(&bytes).expect("load");
+        let view = b.view();
+        assert!(view.item_next.is_present());
+        assert_eq!(view.next_of(5).collect::<Vec<_>>(), vec![(6, 0.7), (7, 0.3)]);
+        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 0.0, next: 1.0 };
+        let mut scratch = RecScratch::default();
+        let top = |history: &[u32], scratch: &mut RecScratch| -> Vec<u32> {
+            let filter = Filter::default().with_exclude(history.iter().copied());
+            let (r, _) = recommend(&view, history, 4, w, &filter, scratch).expect("rec");
+            r.into_iter().map(|r| r.item).collect()
+        };
+        // Reference by hand: latest 50 weighs 1, the one before (20) ½:
+        // 51: 0.7, 52: 0.3, 21: 0.35, 22: 0.15.
+        assert_eq!(top(&[20, 50], &mut scratch), vec![51, 21, 52, 22]);
+        // The same items in the other order: 20 is now the latest.
+        assert_eq!(top(&[50, 20], &mut scratch), vec![21, 51, 22, 52]);
+        // The score is the standardized weighted sum, exactly.
+        let mut raw = vec![0f32; 200];
+        for (i, x) in [(51, 0.7f32), (52, 0.3), (21, 0.5 * 0.7), (22, 0.5 * 0.3)] {
+            raw[i] = x;
+        }
+        standardize(&mut raw);
+        source_scores(&view, &[20, 50], &[50, 20], &mut scratch).expect("scores");
+        assert_eq!(scratch.next(), &raw[..]);
+        // The because-list names the item it followed.
+        let filter = Filter::default().with_exclude([20, 50]);
+        let (r, _) = recommend(&view, &[20, 50], 1, w, &filter, &mut scratch).expect("rec");
+        assert_eq!(r[0].because[0], 50);
     }
 
     #[test]

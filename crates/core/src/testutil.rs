@@ -127,6 +127,8 @@ pub fn fixture_parts(n: usize, dim: usize, seed: u64) -> (BundleParts, Vec<f32>)
         user_history: (0..users).map(|u| m.row(u).0.to_vec()).collect(),
         // Neighbours within the same taste group (i mod 7), as an item-item model would find.
         item_neighbors: (0..n).map(|i| (1..4).map(|d| (((i + 7 * d) % n) as u32, 1.0 / d as f32)).collect()).collect(),
+        // Each item is followed by the next two in index order (a catalog browsed in sequence).
+        item_next: (0..n).map(|i| vec![(((i + 1) % n) as u32, 0.7), (((i + 2) % n) as u32, 0.3)]).collect(),
         lexical: Some(crate::lexical::LexicalIndex::build(
             &(0..n).map(|i| format!("Product {i} cat{}", i % 5)).collect::<Vec<_>>(),
         )),

@@ -97,6 +97,10 @@ pub struct TuneArgs {
     /// ALS weights to try in the fusion.
     #[arg(long, value_delimiter = ',', default_values_t = Grid::default().collab)]
     w_collab: Vec<f32>,
+    /// Next-item weights to try, after the grid, with the other weights held (0 alone: no
+    /// next-item source).
+    #[arg(long, value_delimiter = ',', default_values_t = Grid::default().next)]
+    w_next: Vec<f32>,
     /// EASE λ values to try (empty list: no item-to-item source).
     #[arg(long, value_delimiter = ',', default_values_t = Grid::default().ease_lambda)]
     ease_lambda: Vec<f32>,
@@ -301,6 +305,7 @@ pub fn tune(ctx: &Ctx, a: TuneArgs) -> Result<()> {
         popularity: a.w_popularity,
         item: a.w_item,
         collab: a.w_collab,
+        next: a.w_next,
         ease_lambda: a.ease_lambda,
         half_life_days: a.half_life_days,
         min_relative_coverage: a.min_relative_coverage,

@@ -11,6 +11,7 @@ use crate::config::Confidence;
 use crate::data::dataset::{Dataset, Row};
 use crate::data::processed::load_processed;
 use crate::data::split::{take, temporal_split};
+use crate::index::transitions::TransitionConfig;
 use crate::io::progress;
 use crate::report::{self, esc};
 use anyhow::Result;
@@ -62,6 +63,7 @@ pub struct SourceMatrix {
     collab: Vec<f32>,
     vector: Vec<f32>,
     item: Vec<f32>,
+    next: Vec<f32>,
     /// Popularity does not depend on the user: one standardized vector.
     popularity: Vec<f32>,
     /// Microseconds to compute each user's scores (fold-in + both scans), for latency figures.
@@ -69,9 +71,12 @@ pub struct SourceMatrix {
 }
 
 impl SourceMatrix {
-    /// Score every user of `set` with a bundle built from `h`.
+    /// Score every user of `set` with a bundle built from `h` (with next-item transitions, so
+    /// their weight can be tuned, whether or not `cfg` asks for them).
     pub fn compute(exp: &Experiment, h: &[Row], set: &EvalSet, cfg: &BuildConfig) -> Result<Self> {
-        let bytes = build_bundle(&exp.data, h, &BuildConfig { progress: false, ..cfg.clone() }, "evaluation")?;
+        let transitions = Some(cfg.transitions.unwrap_or_default());
+        let bytes =
+            build_bundle(&exp.data, h, &BuildConfig { progress: false, transitions, ..cfg.clone() }, "evaluation")?;
         let bundle = Bundle::load(&bytes)?;
         let view = bundle.view();
         let n = exp.data.item_ids.len();
@@ -80,17 +85,19 @@ impl SourceMatrix {
             collab: Vec::with_capacity(set.users.len() * n),
             vector: Vec::with_capacity(set.users.len() * n),
             item: Vec::with_capacity(set.users.len() * n),
+            next: Vec::with_capacity(set.users.len() * n),
             popularity: Vec::new(),
             micros: Vec::with_capacity(set.users.len()),
         };
         let mut scratch = RecScratch::default();
-        for hist in &set.history {
+        for (hist, recent) in set.history.iter().zip(&set.recent) {
             let t = Instant::now();
-            source_scores(&view, hist, &mut scratch)?;
+            source_scores(&view, hist, recent, &mut scratch)?;
             m.micros.push(t.elapsed().as_secs_f64() * 1e6);
             m.collab.extend_from_slice(scratch.collab());
             m.vector.extend_from_slice(scratch.vector());
             m.item.extend_from_slice(scratch.item());
+            m.next.extend_from_slice(scratch.next());
             if m.popularity.is_empty() {
                 m.popularity = scratch.popularity().to_vec();
             }
@@ -105,6 +112,7 @@ impl SourceMatrix {
             collab: Vec::new(),
             vector: Vec::new(),
             item: Vec::new(),
+            next: Vec::new(),
             popularity: Vec::new(),
             micros: Vec::new(),
         }
@@ -119,10 +127,14 @@ impl SourceMatrix {
     /// The fused score of every item for the user at `pos` of the evaluation set (core's `fuse`).
     pub fn scores(&self, pos: usize, w: FusionWeights, out: &mut [f32]) {
         let r = pos * self.n_items..(pos + 1) * self.n_items;
-        let sources =
-            self.collab[r.clone()].iter().zip(&self.vector[r.clone()]).zip(&self.item[r]).zip(&self.popularity);
-        for (o, (((&collab, &vector), &item), &popularity)) in out.iter_mut().zip(sources) {
-            *o = fuse(&w, &ScoreParts { vector, collab, popularity, item });
+        let sources = self.collab[r.clone()]
+            .iter()
+            .zip(&self.vector[r.clone()])
+            .zip(&self.item[r.clone()])
+            .zip(&self.next[r])
+            .zip(&self.popularity);
+        for (o, ((((&collab, &vector), &item), &next), &popularity)) in out.iter_mut().zip(sources) {
+            *o = fuse(&w, &ScoreParts { vector, collab, popularity, item, next });
         }
     }
 
@@ -190,6 +202,7 @@ impl Tuned {
             als: self.als(),
             fusion: self.fusion,
             ease: self.ease_lambda.map(|l| (l, NEIGHBORS)),
+            transitions: (self.fusion.next > 0.0).then(TransitionConfig::default),
             popularity_half_life_days: self.popularity_half_life_days,
             confidence: self.confidence,
             ..base.clone()
@@ -283,11 +296,13 @@ pub fn index_recall(exp: &Experiment, cfg: &BuildConfig) -> Result<f64> {
 
 /// The models reported: `None` weights mean the protocol's popularity (raw counts in H).
 fn variants(tuned: &Tuned) -> Vec<(&'static str, Option<FusionWeights>)> {
-    let only = |vector, collab, item| Some(FusionWeights { vector, collab, popularity: 0.0, item });
-    let mut v = vec![("popularity", None), ("vector-only", only(1.0, 0.0, 0.0)), ("als-only", only(0.0, 1.0, 0.0))];
+    let only = |vector, collab, item, next| Some(FusionWeights { vector, collab, popularity: 0.0, item, next });
+    let mut v =
+        vec![("popularity", None), ("vector-only", only(1.0, 0.0, 0.0, 0.0)), ("als-only", only(0.0, 1.0, 0.0, 0.0))];
     if tuned.ease_lambda.is_some() {
-        v.push(("item-to-item", only(0.0, 0.0, 1.0)));
+        v.push(("item-to-item", only(0.0, 0.0, 1.0, 0.0)));
     }
+    v.push(("next-item", only(0.0, 0.0, 0.0, 1.0)));
     v.push(("fusion", Some(tuned.fusion)));
     v
 }
@@ -451,10 +466,11 @@ pub(crate) mod tests {
             out: Default::default(),
             dims: 16,
             als: AlsConfig::default().factors(8).iterations(5),
-            fusion: FusionWeights { vector: 0.3, collab: 1.0, popularity: 0.2, item: 0.5 },
+            fusion: FusionWeights { vector: 0.3, collab: 1.0, popularity: 0.2, item: 0.5, next: 0.4 },
             progress: false,
             eval: None,
             ease: Some((50.0, NEIGHBORS)),
+            transitions: Some(TransitionConfig::default()),
             popularity_half_life_days: None,
             confidence: Default::default(),
             index: Default::default(),

@@ -1,7 +1,8 @@
 //! `shopai tune`: grid-search ALS alone, then the fusion weights (with EASE λ and the popularity
-//! half-life), on the validation part with the model fit on train — every trial scored through
-//! the served path by [`SourceMatrix`]. A best value on a grid edge is stepped past it (see
-//! [`super::edges`]).
+//! half-life), then each weight in turn with the others held (the next-item weight first, which
+//! the grid leaves at 0), on the validation part with the model fit on train — every trial scored
+//! through the served path by [`SourceMatrix`]. A best value on a grid edge is stepped past it
+//! (see [`super::edges`]).
 
 use super::edges::{extend, Axis, EdgeNote, BUDGET};
 use super::offline::{Experiment, SourceMatrix, Tuned, NEIGHBORS};
@@ -31,6 +32,10 @@ pub struct Grid {
     pub item: Vec<f32>,
     /// ALS weights (0 lets the item-to-item source stand alone, as on very sparse logs).
     pub collab: Vec<f32>,
+    /// Next-item weights, searched after the grid with the other weights held, each of which is
+    /// then searched again (coordinate ascent).
+    #[serde(default = "default_next")]
+    pub next: Vec<f32>,
     /// EASE λ values (empty: no item-to-item source).
     pub ease_lambda: Vec<f32>,
     /// Popularity half-lives in days (0 = plain counts).
@@ -39,6 +44,10 @@ pub struct Grid {
     /// ALS-only model's: NDCG differences among blends are within noise on small validation sets,
     /// while a collapse of coverage onto popular items is not.
     pub min_relative_coverage: f64,
+}
+
+fn default_next() -> Vec<f32> {
+    vec![0.0, 0.25, 0.5, 1.0, 2.0]
 }
 
 impl Default for Grid {
@@ -51,6 +60,7 @@ impl Default for Grid {
             popularity: vec![0.0, 0.1, 0.2, 0.4, 0.8],
             item: vec![0.0, 0.25, 0.5, 1.0, 2.0],
             collab: vec![0.0, 1.0],
+            next: default_next(),
             ease_lambda: vec![100.0, 300.0, 1000.0],
             half_life_days: vec![0.0, 30.0, 90.0, 365.0],
             min_relative_coverage: 0.9,
@@ -67,7 +77,7 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
     hb.step("ALS grid", total as u64);
     let mut als_trials = Vec::new();
     let mut best: Option<(f64, AlsConfig, SourceMatrix)> = None;
-    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0 };
+    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0, next: 0.0 };
     for &f in &grid.factors {
         for &reg in &grid.regularization {
             for &alpha in &grid.alpha {
@@ -120,7 +130,7 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
                             if c == 0.0 && it == 0.0 {
                                 continue;
                             }
-                            let w = FusionWeights { vector: v, collab: c, popularity: p, item: it };
+                            let w = FusionWeights { vector: v, collab: c, popularity: p, item: it, next: 0.0 };
                             let r = m.report(&set, w);
                             let (ndcg, coverage) = r.at.get(&10).map_or((0.0, 0.0), |m| (m.ndcg, m.coverage));
                             fusion_trials.push((lambda, half_life, w, ndcg));
@@ -168,7 +178,7 @@ fn extend_als(
     edges: &mut Vec<EdgeNote>,
     hb: &progress::Heartbeat,
 ) -> Result<(f64, AlsConfig, SourceMatrix)> {
-    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0 };
+    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0, next: 0.0 };
     let mut best = best;
     let factors: Vec<f32> = grid.factors.iter().map(|&f| f as f32).collect();
     let axes: [(Axis, &[f32]); 3] = [
@@ -251,7 +261,7 @@ fn extend_fusion(
                     for &v in &grid.vector {
                         for &p in &grid.popularity {
                             for &it in grid.item.iter().filter(|&&it| it > 0.0) {
-                                let w = FusionWeights { vector: v, collab: c, popularity: p, item: it };
+                                let w = FusionWeights { vector: v, collab: c, popularity: p, item: it, next: 0.0 };
                                 let r = m.report(set, w);
                                 trials.push((Some(l), best.3, w, r.ndcg(10)));
                                 if let Some(ndcg) = admissible(&r) {
@@ -274,18 +284,35 @@ fn extend_fusion(
         }
     }
     let mut m = matrix(best.2.filter(|_| best.1.item > 0.0), best.3)?;
-    // Weights, one at a time.
+    // Weights, one at a time (coordinate ascent): the next-item weight first (the grid held it at
+    // 0), then the others again with it in place; each over its grid, then past an edge.
     type Field = fn(&mut FusionWeights) -> &mut f32;
-    let weights: [(&'static str, &[f32], Field); 4] = [
+    let weights: [(&'static str, &[f32], Field); 5] = [
+        ("w_next", &grid.next, |w| &mut w.next),
         ("w_collab", &grid.collab, |w| &mut w.collab),
         ("w_vector", &grid.vector, |w| &mut w.vector),
         ("w_popularity", &grid.popularity, |w| &mut w.popularity),
         ("w_item", &grid.item, |w| &mut w.item),
     ];
-    hb.step("fusion past the grid edge: weights", 4 * BUDGET as u64);
+    let steps: usize = weights.iter().map(|w| w.1.len() + BUDGET).sum();
+    hb.step("fusion: each weight in turn, and past its grid edge", steps as u64);
     for (name, values, field) in weights {
         if name == "w_item" && best.2.is_none() {
             continue;
+        }
+        for &x in values {
+            let mut w = best.1;
+            *field(&mut w) = x;
+            hb.inc(None);
+            if w == best.1 || (w.collab == 0.0 && w.item == 0.0 && w.next == 0.0) {
+                continue;
+            }
+            let r = m.report(set, w);
+            trials.push((best.2, best.3, w, r.ndcg(10)));
+            if let Some(ndcg) = admissible(&r).filter(|&n| n > best.0) {
+                best.0 = ndcg;
+                best.1 = w;
+            }
         }
         let mut w0 = best.1;
         let current = *field(&mut w0);
@@ -330,4 +357,56 @@ fn extend_fusion(
         }
     }
     Ok(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::catalog::Product;
+    use crate::data::dataset::Dataset;
+    use crate::data::ratings::Interactions;
+    use crate::data::split::{take, temporal_split};
+
+    /// 90 shoppers each walk 8 steps along a ring of 60 products (p, p+1, …), all of them at step
+    /// k in the same time band: validation holds each walk's next step after training.
+    fn walks() -> Experiment {
+        let mut rows = Vec::new();
+        for step in 0..8usize {
+            for u in 0..90usize {
+                let item = (u * 7 + step) % 60;
+                rows.push((format!("u{u}"), format!("p{item}"), (step * 1000 + u) as i64));
+            }
+        }
+        let table = Interactions::from_rows(
+            rows.iter().enumerate().map(|(n, (u, i, t))| (u.as_str(), i.as_str(), 4.0, *t, n as u64)),
+        );
+        let catalog: Vec<Product> = (0..60)
+            .map(|i| Product { id: format!("p{i}"), title: format!("Product {i}"), ..Product::default() })
+            .collect();
+        let data = Dataset::new(&table, &catalog);
+        let s = temporal_split(&table.timestamp, &table.line, 0.70, 0.15);
+        let rows = &data.interactions;
+        let (train, val, test) = (take(rows, &s.train), take(rows, &s.val), take(rows, &s.test));
+        Experiment { data, train, val, test }
+    }
+
+    #[test]
+    fn the_next_item_weight_is_found_where_order_matters() {
+        let exp = walks();
+        let grid = Grid {
+            factors: vec![8],
+            regularization: vec![0.5],
+            alpha: vec![1.0],
+            ease_lambda: vec![],
+            half_life_days: vec![0.0],
+            ..Grid::default()
+        };
+        let base = BuildConfig::new(16, AlsConfig::default().iterations(5), false);
+        let tuned = tune(&exp, &grid, &base, false).expect("tune");
+        assert!(tuned.fusion.next > 0.0, "{:?}", tuned.fusion);
+        assert!(tuned.val_ndcg_fusion > tuned.val_ndcg_als + 0.1, "{} vs {}", tuned.val_ndcg_fusion, tuned.val_ndcg_als);
+        // With the next-item weight held at 0 the tuner cannot use it.
+        let tuned = tune(&exp, &Grid { next: vec![0.0], ..grid }, &base, false).expect("tune");
+        assert_eq!(tuned.fusion.next, 0.0);
+    }
 }

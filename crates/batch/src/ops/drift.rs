@@ -28,7 +28,7 @@ use crate::ops::monitor::{self, Entry};
 use crate::report::esc;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use shopai_core::recommend::{recommend, source_scores, RecScratch};
+use shopai_core::recommend::{fuse, recent_items, recommend, source_scores, RecScratch};
 use shopai_core::search::Filter;
 use shopai_core::{Bundle, BundleView};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -460,9 +460,16 @@ pub fn live_ndcg(view: &BundleView<'_>, users: &[String], obs: &[Obs]) -> (f64, 
             rel.entry(u).or_default().insert(i);
         }
     }
-    let mut set = EvalSet { users: Vec::new(), history: Vec::new(), relevant: Vec::new(), n_items: view.n_items() };
+    let mut set = EvalSet {
+        users: Vec::new(),
+        history: Vec::new(),
+        recent: Vec::new(),
+        relevant: Vec::new(),
+        n_items: view.n_items(),
+    };
     for (u, mut items) in rel {
-        let mut h = view.user_history.row(u as usize).to_vec();
+        let stored = view.user_history.row(u as usize);
+        let mut h = stored.to_vec();
         h.sort_unstable();
         h.dedup();
         items.retain(|i| h.binary_search(i).is_err());
@@ -471,20 +478,18 @@ pub fn live_ndcg(view: &BundleView<'_>, users: &[String], obs: &[Obs]) -> (f64, 
         }
         set.users.push(u);
         set.history.push(h);
+        set.recent.push(recent_items(stored, view.n_items()));
         set.relevant.push(items);
     }
     let w = view.manifest.fusion;
     let mut scratch = RecScratch::default();
-    let report = evaluate(&set, &[10], |_, hist, out| {
-        if source_scores(view, hist, &mut scratch).is_err() {
+    let report = evaluate(&set, &[10], |pos, hist, out| {
+        if source_scores(view, hist, &set.recent[pos], &mut scratch).is_err() {
             out.fill(0.0);
             return;
         }
         for (k, o) in out.iter_mut().enumerate() {
-            *o = w.vector * scratch.vector()[k]
-                + w.collab * scratch.collab()[k]
-                + w.popularity * scratch.popularity()[k]
-                + w.item * scratch.item()[k];
+            *o = fuse(&w, &scratch.parts(k));
         }
     });
     (report.ndcg(10), report.users)
