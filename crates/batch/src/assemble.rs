@@ -28,6 +28,8 @@ pub struct BuildConfig {
     pub als: AlsConfig,
     /// Fusion weights stored in the bundle.
     pub fusion: FusionWeights,
+    /// Fusion weights per history-length segment (empty: `fusion` for every history).
+    pub fusion_segments: Vec<shopai_core::FusionSegment>,
     /// Show progress bars.
     pub progress: bool,
     /// Evaluation summary to record in the manifest.
@@ -59,6 +61,7 @@ impl BuildConfig {
             dims,
             als,
             fusion: FusionWeights::default(),
+            fusion_segments: Vec::new(),
             progress,
             eval: None,
             ease: None,
@@ -132,6 +135,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
             iterations,
         },
         fusion: cfg.fusion,
+        fusion_segments: cfg.fusion_segments.clone(),
         search: cfg.search,
         eval: cfg.eval.clone(),
         demotions: cfg.demotions.clone(),

@@ -242,6 +242,32 @@ pub struct FusionWeights {
     pub next: f32,
 }
 
+/// Fusion weights for the histories of up to `up_to` distinct items that no earlier segment
+/// takes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FusionSegment {
+    /// Largest history length (distinct catalog items) the segment takes.
+    pub up_to: u32,
+    /// The weights.
+    pub weights: FusionWeights,
+}
+
+/// The history-length segments `shopai tune` fits weights for: 1 item, 2–4, 5 and more.
+pub const FUSION_SEGMENTS: [u32; 3] = [1, 4, u32::MAX];
+
+impl Manifest {
+    /// The fusion weights for a history of `history_len` distinct catalog items: the first
+    /// segment that takes it, else [`Manifest::fusion`].
+    pub fn fusion_for(&self, history_len: usize) -> FusionWeights {
+        fusion_for(self.fusion, &self.fusion_segments, history_len)
+    }
+}
+
+/// [`Manifest::fusion_for`] over given weights and segments (what evaluation calls).
+pub fn fusion_for(default: FusionWeights, segments: &[FusionSegment], history_len: usize) -> FusionWeights {
+    segments.iter().find(|s| history_len <= s.up_to as usize).map_or(default, |s| s.weights)
+}
+
 fn is_zero(x: &f32) -> bool {
     *x == 0.0
 }
@@ -325,6 +351,10 @@ pub struct Manifest {
     pub als: AlsInfo,
     /// Fusion weights for recommendations.
     pub fusion: FusionWeights,
+    /// Fusion weights for histories of a given length, where tuning found them better than
+    /// [`Manifest::fusion`] (see [`Manifest::fusion_for`]); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fusion_segments: Vec<FusionSegment>,
     /// Hybrid search weights.
     #[serde(default)]
     pub search: SearchWeights,
@@ -1317,6 +1347,19 @@ mod tests {
         // Transitions that name an item outside the catalog are refused at write time.
         parts.item_next = vec![vec![(99, 1.0)]; 30];
         assert!(parts.to_bytes().is_err());
+    }
+
+    #[test]
+    fn fusion_weights_follow_the_history_length_segment() {
+        let w = |x: f32| FusionWeights { vector: x, collab: 1.0, popularity: 0.0, item: 0.0, next: 0.0 };
+        let mut m = Manifest { fusion: w(0.0), ..Manifest::default() };
+        assert_eq!(m.fusion_for(3), w(0.0));
+        assert!(!serde_json::to_string(&m).expect("json").contains("fusion_segments"));
+        m.fusion_segments =
+            vec![FusionSegment { up_to: 1, weights: w(1.0) }, FusionSegment { up_to: 4, weights: w(2.0) }];
+        assert_eq!([0, 1, 2, 4, 5, 99].map(|n| m.fusion_for(n).vector), [1.0, 1.0, 2.0, 2.0, 0.0, 0.0]);
+        let back: Manifest = serde_json::from_str(&serde_json::to_string(&m).expect("json")).expect("read");
+        assert_eq!(back.fusion_segments, m.fusion_segments);
     }
 
     #[test]

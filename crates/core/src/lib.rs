@@ -49,7 +49,9 @@ pub mod service;
 mod testutil;
 pub mod topk;
 
-pub use bundle::{AlignedBytes, Bundle, BundleParts, BundleView, FusionWeights, Manifest, SearchMode, SearchWeights};
+pub use bundle::{
+    AlignedBytes, Bundle, BundleParts, BundleView, FusionSegment, FusionWeights, Manifest, SearchMode, SearchWeights,
+};
 pub use embed::{HashEmbedder, HASH_MODEL};
 pub use error::{Error, Result};
 pub use quant::QuantMatrix;

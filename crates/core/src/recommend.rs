@@ -218,13 +218,14 @@ pub fn standardize(v: &mut [f32]) {
 }
 
 /// Recommend `top_k` items for a history of item indices, oldest first (its latest items drive
-/// the next-item source): [`source_scores`], then [`fuse`] with `weights` over the items
-/// `filter` allows, best first (ties by item index). An empty history ranks by popularity alone.
+/// the next-item source): [`source_scores`], then [`fuse`] over the items `filter` allows, best
+/// first (ties by item index), with `weights`, or, for `None`, the bundle's weights for the
+/// history's length ([`crate::Manifest::fusion_for`]). An empty history ranks by popularity alone.
 pub fn recommend(
     view: &BundleView<'_>,
     history: &[u32],
     top_k: usize,
-    weights: FusionWeights,
+    weights: Option<FusionWeights>,
     filter: &Filter,
     scratch: &mut RecScratch,
 ) -> Result<(Vec<Recommendation>, Source)> {
@@ -236,7 +237,7 @@ pub fn recommend(
     let (w, source) = if hist.is_empty() {
         (FusionWeights { vector: 0.0, collab: 0.0, popularity: 1.0, item: 0.0, next: 0.0 }, Source::Popularity)
     } else {
-        (weights, Source::Hybrid)
+        (weights.unwrap_or_else(|| view.manifest.fusion_for(hist.len())), Source::Hybrid)
     };
     scratch.top.reset(top_k);
     for i in 0..view.n_items() {
@@ -324,8 +325,8 @@ mod tests {
         let history = [3u32, 7, 11];
         let filter = Filter::default().with_exclude(history);
         let mut scratch = RecScratch::default();
-        let (a, src) = recommend(&view, &history, 10, view.manifest.fusion, &filter, &mut scratch).expect("rec");
-        let (b2, _) = recommend(&view, &history, 10, view.manifest.fusion, &filter, &mut scratch).expect("rec");
+        let (a, src) = recommend(&view, &history, 10, None, &filter, &mut scratch).expect("rec");
+        let (b2, _) = recommend(&view, &history, 10, None, &filter, &mut scratch).expect("rec");
         assert_eq!(src, Source::Hybrid);
         assert_eq!(a, b2);
         assert_eq!(a.len(), 10);
@@ -334,7 +335,7 @@ mod tests {
         assert!(a.windows(2).all(|w| w[0].score >= w[1].score));
         // With only the item-to-item source, the top results are the history's neighbours.
         let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 1.0, next: 0.0 };
-        let (n, _) = recommend(&view, &history, 3, w, &filter, &mut scratch).expect("rec");
+        let (n, _) = recommend(&view, &history, 3, Some(w), &filter, &mut scratch).expect("rec");
         let neighbours: Vec<u32> = history.iter().flat_map(|&h| view.neighbors_of(h as usize).map(|p| p.0)).collect();
         assert!(n.iter().all(|r| neighbours.contains(&r.item)), "{n:?}");
     }
@@ -358,7 +359,7 @@ mod tests {
         let mut scratch = RecScratch::default();
         let top = |history: &[u32], scratch: &mut RecScratch| -> Vec<u32> {
             let filter = Filter::default().with_exclude(history.iter().copied());
-            let (r, _) = recommend(&view, history, 4, w, &filter, scratch).expect("rec");
+            let (r, _) = recommend(&view, history, 4, Some(w), &filter, scratch).expect("rec");
             r.into_iter().map(|r| r.item).collect()
         };
         // Reference by hand: latest 50 weighs 1, the one before (20) ½:
@@ -376,7 +377,7 @@ mod tests {
         assert_eq!(scratch.next(), &raw[..]);
         // The because-list names the item it followed.
         let filter = Filter::default().with_exclude([20, 50]);
-        let (r, _) = recommend(&view, &[20, 50], 1, w, &filter, &mut scratch).expect("rec");
+        let (r, _) = recommend(&view, &[20, 50], 1, Some(w), &filter, &mut scratch).expect("rec");
         assert_eq!(r[0].because[0], 50);
     }
 
@@ -385,9 +386,7 @@ mod tests {
         let (bytes, _, _) = fixture_bundle(50, 8, 1);
         let b = crate::Bundle::load(&bytes).expect("load");
         let view = b.view();
-        let (recs, src) =
-            recommend(&view, &[], 5, view.manifest.fusion, &Filter::default(), &mut RecScratch::default())
-                .expect("rec");
+        let (recs, src) = recommend(&view, &[], 5, None, &Filter::default(), &mut RecScratch::default()).expect("rec");
         assert_eq!(src, Source::Popularity);
         let mut by_pop: Vec<u32> = (0..50).collect();
         by_pop.sort_by(|&a, &b| view.popularity[b as usize].total_cmp(&view.popularity[a as usize]).then(a.cmp(&b)));

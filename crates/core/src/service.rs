@@ -307,7 +307,7 @@ pub fn answer_recommend(
         filter = filter.with_exclude(history.iter().copied());
     }
     filter = filter.with_exclude(crate::demote::for_user(view, req.user_id.as_deref()));
-    let (recs, source) = recommend(view, &history, k, view.manifest.fusion, &filter, &mut scratch.rec)?;
+    let (recs, source) = recommend(view, &history, k, None, &filter, &mut scratch.rec)?;
     let results = recs
         .iter()
         .map(|r| ItemResult {

@@ -17,8 +17,9 @@ use crate::report::{self, esc};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use shopai_core::als::AlsConfig;
+use shopai_core::bundle::fusion_for;
 use shopai_core::recommend::{fuse, popularity_source, source_scores, RecScratch, ScoreParts};
-use shopai_core::{Bundle, FusionWeights};
+use shopai_core::{Bundle, FusionSegment, FusionWeights};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
@@ -105,6 +106,13 @@ impl SourceMatrix {
         Ok(m)
     }
 
+    /// A matrix from given standardized sources (row-major users × items; one popularity row).
+    #[cfg(test)]
+    pub(crate) fn from_sources(n_items: usize, sources: [Vec<f32>; 4], popularity: Vec<f32>) -> Self {
+        let [collab, vector, item, next] = sources;
+        Self { n_items, collab, vector, item, next, popularity, micros: Vec::new() }
+    }
+
     /// No users, no items (a placeholder while a matrix is moved).
     pub fn empty() -> Self {
         Self {
@@ -142,6 +150,12 @@ impl SourceMatrix {
     pub fn report(&self, set: &EvalSet, w: FusionWeights) -> Report {
         evaluate_par(set, &KS, |pos, _, out| self.scores(pos, w, out))
     }
+
+    /// Metrics of the fused score with `w`, or a segment's weights for the histories it takes
+    /// (core's `fusion_for`, as the runtimes choose).
+    pub fn report_segmented(&self, set: &EvalSet, w: FusionWeights, segments: &[FusionSegment]) -> Report {
+        evaluate_par(set, &KS, |pos, hist, out| self.scores(pos, fusion_for(w, segments, hist.len()), out))
+    }
 }
 
 /// Neighbours kept per item for the item-to-item source.
@@ -162,6 +176,9 @@ pub struct Tuned {
     pub seed: u64,
     /// Chosen fusion weights.
     pub fusion: FusionWeights,
+    /// Weights per history-length segment where validation preferred them (empty: none).
+    #[serde(default)]
+    pub fusion_segments: Vec<FusionSegment>,
     /// Chosen EASE λ (None: no item-to-item source).
     #[serde(default)]
     pub ease_lambda: Option<f32>,
@@ -196,13 +213,19 @@ impl Tuned {
             .seed(self.seed)
     }
 
+    /// Whether any of the weights (global or a segment's) gives `weight` a value above 0.
+    fn uses(&self, weight: fn(&FusionWeights) -> f32) -> bool {
+        weight(&self.fusion) > 0.0 || self.fusion_segments.iter().any(|s| weight(&s.weights) > 0.0)
+    }
+
     /// A build configuration with these parameters.
     pub fn apply(&self, base: &BuildConfig) -> BuildConfig {
         BuildConfig {
             als: self.als(),
             fusion: self.fusion,
+            fusion_segments: self.fusion_segments.clone(),
             ease: self.ease_lambda.map(|l| (l, NEIGHBORS)),
-            transitions: (self.fusion.next > 0.0).then(TransitionConfig::default),
+            transitions: self.uses(|w| w.next).then(TransitionConfig::default),
             popularity_half_life_days: self.popularity_half_life_days,
             confidence: self.confidence,
             ..base.clone()
@@ -219,6 +242,7 @@ impl Tuned {
             iterations: d.iterations,
             seed: d.seed,
             fusion: FusionWeights::default(),
+            fusion_segments: Vec::new(),
             ease_lambda: None,
             popularity_half_life_days: None,
             confidence: Default::default(),
@@ -342,6 +366,7 @@ pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> R
             for (model, w) in variants(tuned) {
                 let report = match w {
                     None => evaluate(&set, &KS, |_, _, s| s.copy_from_slice(&pop)),
+                    Some(w) if model == "fusion" => m.report_segmented(&set, w, &tuned.fusion_segments),
                     Some(w) => m.report(&set, w),
                 };
                 rows.push(ModelRow { model: model.into(), split: name.clone(), relevance, report });
@@ -467,6 +492,11 @@ pub(crate) mod tests {
             dims: 16,
             als: AlsConfig::default().factors(8).iterations(5),
             fusion: FusionWeights { vector: 0.3, collab: 1.0, popularity: 0.2, item: 0.5, next: 0.4 },
+            // Short histories get other weights (per-segment weights are served as evaluated).
+            fusion_segments: vec![shopai_core::FusionSegment {
+                up_to: 4,
+                weights: FusionWeights { vector: 0.1, collab: 0.5, popularity: 0.8, item: 1.0, next: 2.0 },
+            }],
             progress: false,
             eval: None,
             ease: Some((50.0, NEIGHBORS)),
@@ -481,7 +511,9 @@ pub(crate) mod tests {
         let set = eval_set(exp.data.user_ids.len(), exp.data.item_ids.len(), &exp.train, &exp.val, Variant::All);
         assert!(set.users.len() >= 20, "{} evaluated users", set.users.len());
         let m = SourceMatrix::compute(&exp, &exp.train, &set, &cfg).expect("sources");
-        let lists = rankings(&set, 10, |pos, _, out| m.scores(pos, cfg.fusion, out));
+        let weights = |hist: &[u32]| fusion_for(cfg.fusion, &cfg.fusion_segments, hist.len());
+        assert!(set.history.iter().any(|h| h.len() <= 4) && set.history.iter().any(|h| h.len() > 4));
+        let lists = rankings(&set, 10, |pos, hist, out| m.scores(pos, weights(hist), out));
         let bundle =
             Bundle::load(&build_bundle(&exp.data, &exp.train, &cfg, "evaluation").expect("build")).expect("load");
         let view = bundle.view();
@@ -497,7 +529,7 @@ pub(crate) mod tests {
             let served_items: Vec<u32> =
                 served.results.iter().map(|r| view.item_index(&r.product_id).expect("known")).collect();
             assert_eq!(served_items, lists[pos], "user {u}");
-            m.scores(pos, cfg.fusion, &mut scores);
+            m.scores(pos, weights(&set.history[pos]), &mut scores);
             for r in &served.results {
                 let i = view.item_index(&r.product_id).expect("known") as usize;
                 assert_eq!(r.score.to_bits(), scores[i].to_bits(), "user {u}, item {i}");

@@ -37,6 +37,19 @@ pub struct EvalSet {
     pub n_items: usize,
 }
 
+impl EvalSet {
+    /// The users at `positions` (in that order), for scoring a segment of them.
+    pub fn subset(&self, positions: &[usize]) -> EvalSet {
+        EvalSet {
+            users: positions.iter().map(|&p| self.users[p]).collect(),
+            history: positions.iter().map(|&p| self.history[p].clone()).collect(),
+            recent: positions.iter().map(|&p| self.recent[p].clone()).collect(),
+            relevant: positions.iter().map(|&p| self.relevant[p].clone()).collect(),
+            n_items: self.n_items,
+        }
+    }
+}
+
 /// Build the evaluated users from history rows H and evaluated rows E.
 pub fn eval_set(n_users: usize, n_items: usize, h: &[Row], e: &[Row], variant: Variant) -> EvalSet {
     let sequences = crate::index::transitions::sequences(n_users, h, |_, _| true);

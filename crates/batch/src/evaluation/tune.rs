@@ -6,14 +6,15 @@
 
 use super::edges::{extend, Axis, EdgeNote, BUDGET};
 use super::offline::{Experiment, SourceMatrix, Tuned, NEIGHBORS};
-use super::protocol::{eval_set, EvalSet, Report, Variant};
+use super::protocol::{eval_set, evaluate_par, EvalSet, Report, Variant};
 use crate::assemble::BuildConfig;
 use crate::index::{ease, popularity::popularity};
 use crate::io::progress;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use shopai_core::als::AlsConfig;
-use shopai_core::FusionWeights;
+use shopai_core::bundle::{fusion_for, FUSION_SEGMENTS};
+use shopai_core::{FusionSegment, FusionWeights};
 
 /// ALS and fusion grids.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -146,7 +147,11 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
         hb.inc(Some(best_f.0));
     }
     pb.finish_and_clear();
-    let best_f = extend_fusion(exp, &set, grid, base, als, best_f, min_coverage, &mut fusion_trials, &mut edges, &hb)?;
+    let (best_f, m) =
+        extend_fusion(exp, &set, grid, base, als, best_f, min_coverage, &mut fusion_trials, &mut edges, &hb)?;
+    let with_ease = best_f.2.is_some() && best_f.1.item > 0.0;
+    let (fusion_segments, val_ndcg_fusion) = fit_segments(&set, &m, grid, (best_f.0, best_f.1), with_ease, &hb);
+    let uses_item = best_f.1.item > 0.0 || fusion_segments.iter().any(|s| s.weights.item > 0.0);
     Ok(Tuned {
         factors: als.factors,
         regularization: als.regularization,
@@ -154,15 +159,98 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
         iterations: als.iterations,
         seed: als.seed,
         fusion: best_f.1,
-        ease_lambda: best_f.2.filter(|_| best_f.1.item > 0.0),
+        fusion_segments,
+        ease_lambda: best_f.2.filter(|_| uses_item),
         popularity_half_life_days: best_f.3,
         confidence: base.confidence,
         val_ndcg_als,
-        val_ndcg_fusion: best_f.0,
+        val_ndcg_fusion,
         als_trials,
         fusion_trials,
         edges,
     })
+}
+
+/// The best fusion so far: validation NDCG@10, weights, EASE λ, popularity half-life.
+type FusionBest = (f64, FusionWeights, Option<f32>, Option<f32>);
+
+/// One fusion weight: its name in reports, its grid, and where it lives in [`FusionWeights`].
+type WeightAxis<'g> = (&'static str, &'g [f32], fn(&mut FusionWeights) -> &mut f32);
+
+/// The fusion weights coordinate ascent visits, in order: the next-item weight first (the grid
+/// holds it at 0), then the others.
+fn weight_axes(grid: &Grid) -> [WeightAxis<'_>; 5] {
+    [
+        ("w_next", &grid.next, |w| &mut w.next),
+        ("w_collab", &grid.collab, |w| &mut w.collab),
+        ("w_vector", &grid.vector, |w| &mut w.vector),
+        ("w_popularity", &grid.popularity, |w| &mut w.popularity),
+        ("w_item", &grid.item, |w| &mut w.item),
+    ]
+}
+
+/// Validation users a history-length segment needs before it gets weights of its own.
+pub const MIN_SEGMENT_USERS: usize = 50;
+
+/// Per history-length segment ([`FUSION_SEGMENTS`]: 1 item, 2–4, 5+), coordinate ascent over the
+/// weights from the global best, scored on that segment's validation users only (each user's
+/// score depends on its own segment's weights alone, so the macro average rises with each
+/// segment's). A segment with fewer than [`MIN_SEGMENT_USERS`] users, or whose best stays the
+/// global weights, keeps them; the coverage guard applies per segment. Returns the segments (all
+/// of them, so the first-match rule holds, or none when every one kept the global weights) and
+/// the validation NDCG@10 they reach together.
+fn fit_segments(
+    set: &EvalSet,
+    m: &SourceMatrix,
+    grid: &Grid,
+    best: (f64, FusionWeights),
+    with_ease: bool,
+    hb: &progress::Heartbeat,
+) -> (Vec<FusionSegment>, f64) {
+    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0, next: 0.0 };
+    let axes = weight_axes(grid);
+    hb.step("fusion per history length", FUSION_SEGMENTS.len() as u64);
+    let mut segments = Vec::new();
+    let mut shortest = 1usize;
+    for up_to in FUSION_SEGMENTS {
+        let positions: Vec<usize> =
+            (0..set.users.len()).filter(|&p| (shortest..=up_to as usize).contains(&set.history[p].len())).collect();
+        shortest = (up_to as usize).saturating_add(1);
+        let mut chosen = best.1;
+        if positions.len() >= MIN_SEGMENT_USERS {
+            let sub = set.subset(&positions);
+            let score = |w: FusionWeights| {
+                let r = evaluate_par(&sub, &[10], |p, _, out| m.scores(positions[p], w, out));
+                r.at.get(&10).map_or((0.0, 0.0), |a| (a.ndcg, a.coverage))
+            };
+            let min_coverage = grid.min_relative_coverage * score(als_only).1;
+            let mut top = score(chosen).0;
+            for (name, values, field) in axes {
+                if name == "w_item" && !with_ease {
+                    continue;
+                }
+                for &x in values {
+                    let mut w = chosen;
+                    *field(&mut w) = x;
+                    if w == chosen || (w.collab == 0.0 && w.item == 0.0 && w.next == 0.0) {
+                        continue;
+                    }
+                    let (ndcg, coverage) = score(w);
+                    if ndcg > top && coverage >= min_coverage {
+                        (top, chosen) = (ndcg, w);
+                    }
+                }
+            }
+        }
+        segments.push(FusionSegment { up_to, weights: chosen });
+        hb.inc(None);
+    }
+    if segments.iter().all(|s| s.weights == best.1) {
+        return (Vec::new(), best.0);
+    }
+    let ndcg =
+        evaluate_par(set, &[10], |p, hist, out| m.scores(p, fusion_for(best.1, &segments, hist.len()), out)).ndcg(10);
+    (segments, ndcg)
 }
 
 /// Past the ALS grid: each of α, λ and factors whose best value is a grid edge is stepped outward
@@ -231,12 +319,12 @@ fn extend_fusion(
     grid: &Grid,
     base: &BuildConfig,
     als: AlsConfig,
-    best: (f64, FusionWeights, Option<f32>, Option<f32>),
+    best: FusionBest,
     min_coverage: f64,
     trials: &mut Vec<(Option<f32>, Option<f32>, FusionWeights, f64)>,
     edges: &mut Vec<EdgeNote>,
     hb: &progress::Heartbeat,
-) -> Result<(f64, FusionWeights, Option<f32>, Option<f32>)> {
+) -> Result<(FusionBest, SourceMatrix)> {
     let n_items = exp.data.item_ids.len();
     let mut best = best;
     let matrix = |lambda: Option<f32>, half_life: Option<f32>| -> Result<SourceMatrix> {
@@ -286,14 +374,7 @@ fn extend_fusion(
     let mut m = matrix(best.2.filter(|_| best.1.item > 0.0), best.3)?;
     // Weights, one at a time (coordinate ascent): the next-item weight first (the grid held it at
     // 0), then the others again with it in place; each over its grid, then past an edge.
-    type Field = fn(&mut FusionWeights) -> &mut f32;
-    let weights: [(&'static str, &[f32], Field); 5] = [
-        ("w_next", &grid.next, |w| &mut w.next),
-        ("w_collab", &grid.collab, |w| &mut w.collab),
-        ("w_vector", &grid.vector, |w| &mut w.vector),
-        ("w_popularity", &grid.popularity, |w| &mut w.popularity),
-        ("w_item", &grid.item, |w| &mut w.item),
-    ];
+    let weights = weight_axes(grid);
     let steps: usize = weights.iter().map(|w| w.1.len() + BUDGET).sum();
     hb.step("fusion: each weight in turn, and past its grid edge", steps as u64);
     for (name, values, field) in weights {
@@ -356,7 +437,7 @@ fn extend_fusion(
             }
         }
     }
-    Ok(best)
+    Ok((best, m))
 }
 
 #[cfg(test)]
@@ -391,6 +472,56 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_gets_its_own_weights_where_they_win_there() {
+        // 100 one-item histories whose relevant item only the next-item source ranks first, and
+        // 100 six-item histories whose relevant item only ALS ranks first.
+        let n = 30;
+        let mut set = EvalSet { users: vec![], history: vec![], recent: vec![], relevant: vec![], n_items: n };
+        let (mut collab, mut next) = (Vec::new(), Vec::new());
+        for p in 0..200usize {
+            let short = p < 100;
+            let relevant = (p % n) as u32;
+            let len = if short { 1 } else { 6 };
+            let mut h: Vec<u32> = (1..=len).map(|d| ((p + d) % n) as u32).collect();
+            h.sort_unstable();
+            set.users.push(p as u32);
+            set.recent.push(h.iter().rev().take(3).copied().collect());
+            set.history.push(h);
+            set.relevant.push([relevant].into_iter().collect());
+            for j in 0..n {
+                let noise = ((j * 7 + p) % 11) as f32 / 10.0;
+                let hit = j as u32 == relevant;
+                collab.push(if hit && !short {
+                    5.0
+                } else if hit {
+                    -1.0
+                } else {
+                    noise
+                });
+                next.push(if hit && short {
+                    5.0
+                } else if hit {
+                    -1.0
+                } else {
+                    1.0 - noise
+                });
+            }
+        }
+        let zeros = vec![0.0; 200 * n];
+        let m = SourceMatrix::from_sources(n, [collab, zeros.clone(), zeros, next], vec![0.0; n]);
+        let global = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0, next: 0.0 };
+        let before = m.report(&set, global).ndcg(10);
+        let hb = progress::Heartbeat::start("test");
+        let (segments, after) = fit_segments(&set, &m, &Grid::default(), (before, global), false, &hb);
+        assert_eq!(segments.iter().map(|s| s.up_to).collect::<Vec<_>>(), FUSION_SEGMENTS.to_vec());
+        assert!(segments[0].weights.next > 0.0, "{segments:?}");
+        assert_eq!(segments[1].weights, global, "no users of 2–4 items: the global weights");
+        assert_eq!(segments[2].weights, global, "{segments:?}");
+        assert!(after > before + 0.4, "{before} → {after}");
+        assert_eq!(after, m.report_segmented(&set, global, &segments).ndcg(10));
+    }
+
+    #[test]
     fn the_next_item_weight_is_found_where_order_matters() {
         let exp = walks();
         let grid = Grid {
@@ -404,7 +535,12 @@ mod tests {
         let base = BuildConfig::new(16, AlsConfig::default().iterations(5), false);
         let tuned = tune(&exp, &grid, &base, false).expect("tune");
         assert!(tuned.fusion.next > 0.0, "{:?}", tuned.fusion);
-        assert!(tuned.val_ndcg_fusion > tuned.val_ndcg_als + 0.1, "{} vs {}", tuned.val_ndcg_fusion, tuned.val_ndcg_als);
+        assert!(
+            tuned.val_ndcg_fusion > tuned.val_ndcg_als + 0.1,
+            "{} vs {}",
+            tuned.val_ndcg_fusion,
+            tuned.val_ndcg_als
+        );
         // With the next-item weight held at 0 the tuner cannot use it.
         let tuned = tune(&exp, &Grid { next: vec![0.0], ..grid }, &base, false).expect("tune");
         assert_eq!(tuned.fusion.next, 0.0);

@@ -265,7 +265,7 @@ fn answer_scores(view: &BundleView<'_>, obs: &[Obs]) -> Result<Vec<f64>> {
     for s in users.iter().step_by(step) {
         let hist = &s[s.len().saturating_sub(SESSION)..];
         let filter = Filter::default().with_exclude(hist.iter().copied());
-        let (recs, _) = recommend(view, hist, 10, view.manifest.fusion, &filter, &mut scratch)?;
+        let (recs, _) = recommend(view, hist, 10, None, &filter, &mut scratch)?;
         out.extend(recs.iter().map(|r| r.score as f64));
     }
     Ok(out)
@@ -481,9 +481,9 @@ pub fn live_ndcg(view: &BundleView<'_>, users: &[String], obs: &[Obs]) -> (f64, 
         set.recent.push(recent_items(stored, view.n_items()));
         set.relevant.push(items);
     }
-    let w = view.manifest.fusion;
     let mut scratch = RecScratch::default();
     let report = evaluate(&set, &[10], |pos, hist, out| {
+        let w = view.manifest.fusion_for(hist.len());
         if source_scores(view, hist, &set.recent[pos], &mut scratch).is_err() {
             out.fill(0.0);
             return;
