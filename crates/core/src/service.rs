@@ -50,7 +50,8 @@ pub struct RecommendRequest {
     /// A user known to the bundle; their stored history is used.
     #[serde(default, alias = "userId")]
     pub user_id: Option<String>,
-    /// Product ids the shopper interacted with (most recent session).
+    /// Product ids the shopper interacted with (most recent session), oldest first: the latest
+    /// ones drive the next-item source.
     #[serde(default)]
     pub history: Vec<String>,
     /// How many results (default 10, at most 100).

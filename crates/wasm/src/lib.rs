@@ -17,10 +17,10 @@ const TS_TYPES: &str = r#"
 export interface Filters { category?: string[] }
 /** A search: query text (embedded with the bundle's own embedder) or a ready vector. */
 export interface SearchRequest { text?: string; query?: string; vector?: number[] | Float32Array; topK?: number; filters?: Filters }
-/** A recommendation request: a known user, a session history of product ids, or both. */
+/** A recommendation request: a known user, a session history of product ids (oldest first; the latest drive the next-item source), or both. */
 export interface RecommendRequest { userId?: string; history?: string[]; topK?: number; excludeSeen?: boolean; filters?: Filters }
 /** Standardized score per recommendation source. */
-export interface ScoreParts { vector: number; collab: number; popularity: number; item: number }
+export interface ScoreParts { vector: number; collab: number; popularity: number; item: number; next: number }
 /** Search score parts: inner product of query and item vectors (the cosine for unit vectors) and BM25 / the query's best BM25. */
 export interface SearchParts { vector: number; lexical: number }
 /** One result. */
