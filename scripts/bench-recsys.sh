@@ -7,6 +7,7 @@
 #   shopai evaluate with implicit's best ALS setting (ALS parity both ways)
 # Prints markdown tables (docs/BENCHMARKS.md) and keeps every JSON under out/bench-recsys/.
 # usage: scripts/bench-recsys.sh [ml-100k|amazon-gift-cards-2018|amazon-scientific-unisrec ...]
+#   FULL_EASE=1 also evaluates the tuned model with whole EASE rows instead of the top 100.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$SHOPAI_ROOT"
@@ -49,5 +50,10 @@ t.update(factors=int(p["factors"]), regularization=p["regularization"], alpha=p[
 json.dump(t, open(f"{w}/tuned-implicit-als.json", "w"))
 PY
   SHOPAI_OUT_DIR="$w/at-implicit" "$SHOPAI_BIN" evaluate --quiet --tuned "$w/tuned-implicit-als.json" > /dev/null
+  if [ "${FULL_EASE:-0}" = 1 ] && "$PY" -c "import json,sys; sys.exit(json.load(open('$w/tuned.json')).get('ease_lambda') is None)"; then
+    step "$s: ShopAI with whole EASE rows (what keeping the top 100 costs)"
+    "$PY" -c "import json; t=json.load(open('$w/tuned.json')); t['ease_neighbors']=10**9; json.dump(t, open('$w/tuned-full-ease.json','w'))"
+    SHOPAI_OUT_DIR="$w/full-ease" "$SHOPAI_BIN" evaluate --quiet --tuned "$w/tuned-full-ease.json" > /dev/null
+  fi
 done
 "$PY" scripts/bench/recsys_tables.py "$OUT" "${sets[@]}"

@@ -81,6 +81,17 @@ for s in sets:
         gap2 = ours["als-only"]["test"]["NDCG@10"] - pm[als_key]["test"]["all"]["NDCG@10"]
         msg += f"; at ShopAI's setting: {gap2:+.4f}"
     print(msg + " (acceptance: ≥ −0.005).")
+    segs = t.get("fusion_segments") or []
+    if segs:
+        name = lambda u: "1 item" if u == 1 else ("2–4 items" if u == 4 else "5+ items")
+        print("Fusion weights per history length (validation users of each): " + "; ".join(
+            f"{name(g['up_to'])}: " + ", ".join(f"{k}={v:g}" for k, v in g["weights"].items()) for g in segs) + ".")
+    full = os.path.join(w, "full-ease", "eval.json")
+    if os.path.exists(full):
+        _, fe = shopai_rows(full)
+        print("EASE rows kept whole instead of the top 100 (`FULL_EASE=1`), test NDCG@10: item-to-item "
+              f"{ours['item-to-item']['test']['NDCG@10']:.4f} → {fe['item-to-item']['test']['NDCG@10']:.4f}, "
+              f"fusion {fu:.4f} → {fe['fusion']['test']['NDCG@10']:.4f}.")
     edges = t.get("edges", [])
     if edges:
         print("Past the grid edges: " + "; ".join(

@@ -182,6 +182,10 @@ pub struct Tuned {
     /// Chosen EASE λ (None: no item-to-item source).
     #[serde(default)]
     pub ease_lambda: Option<f32>,
+    /// EASE weights kept per item (None: [`NEIGHBORS`]); a larger value measures what the
+    /// truncation costs (`scripts/bench-recsys.sh` with `FULL_EASE=1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ease_neighbors: Option<usize>,
     /// Chosen popularity half-life in days (None: plain counts).
     #[serde(default)]
     pub popularity_half_life_days: Option<f32>,
@@ -224,7 +228,7 @@ impl Tuned {
             als: self.als(),
             fusion: self.fusion,
             fusion_segments: self.fusion_segments.clone(),
-            ease: self.ease_lambda.map(|l| (l, NEIGHBORS)),
+            ease: self.ease_lambda.map(|l| (l, self.ease_neighbors.unwrap_or(NEIGHBORS))),
             transitions: self.uses(|w| w.next).then(TransitionConfig::default),
             popularity_half_life_days: self.popularity_half_life_days,
             confidence: self.confidence,
@@ -244,6 +248,7 @@ impl Tuned {
             fusion: FusionWeights::default(),
             fusion_segments: Vec::new(),
             ease_lambda: None,
+            ease_neighbors: None,
             popularity_half_life_days: None,
             confidence: Default::default(),
             val_ndcg_als: 0.0,

@@ -161,6 +161,7 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
         fusion: best_f.1,
         fusion_segments,
         ease_lambda: best_f.2.filter(|_| uses_item),
+        ease_neighbors: None,
         popularity_half_life_days: best_f.3,
         confidence: base.confidence,
         val_ndcg_als,
