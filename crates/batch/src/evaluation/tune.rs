@@ -198,8 +198,8 @@ pub const MIN_SEGMENT_USERS: usize = 50;
 /// score depends on its own segment's weights alone, so the macro average rises with each
 /// segment's). A segment with fewer than [`MIN_SEGMENT_USERS`] users, or whose best stays the
 /// global weights, keeps them; the coverage guard applies per segment. Returns the segments (all
-/// of them, so the first-match rule holds, or none when every one kept the global weights) and
-/// the validation NDCG@10 they reach together.
+/// of them, so the first-match rule holds, or none when every one kept the global weights or one
+/// segment holds every user) and the validation NDCG@10 they reach together.
 fn fit_segments(
     set: &EvalSet,
     m: &SourceMatrix,
@@ -217,6 +217,10 @@ fn fit_segments(
         let positions: Vec<usize> =
             (0..set.users.len()).filter(|&p| (shortest..=up_to as usize).contains(&set.history[p].len())).collect();
         shortest = (up_to as usize).saturating_add(1);
+        if positions.len() == set.users.len() {
+            // One segment holds every user: the global weights are already its best.
+            return (Vec::new(), best.0);
+        }
         let mut chosen = best.1;
         if positions.len() >= MIN_SEGMENT_USERS {
             let sub = set.subset(&positions);
@@ -520,6 +524,12 @@ mod tests {
         assert_eq!(segments[2].weights, global, "{segments:?}");
         assert!(after > before + 0.4, "{before} → {after}");
         assert_eq!(after, m.report_segmented(&set, global, &segments).ndcg(10));
+        // When one segment holds every user (here: the one-item histories alone), the global
+        // weights are its weights: no segments.
+        let short = set.subset(&(0..100).collect::<Vec<_>>());
+        let (none, same) = fit_segments(&short, &m, &Grid::default(), (0.5, global), false, &hb);
+        assert!(none.is_empty(), "{none:?}");
+        assert_eq!(same, 0.5);
     }
 
     #[test]
