@@ -30,12 +30,9 @@ step "the edge with the bundle built in"
 CARGO_TARGET_DIR="$SHOPAI_HOME/target-embed" SHOPAI_EDGE_BUNDLE="$keep/bundle.bin" \
   cargo build -q --release -p shopai-edge --target wasm32-wasip2
 embedded="$SHOPAI_HOME/target-embed/wasm32-wasip2/release/shopai_edge.wasm"
-spin_wasm="$SHOPAI_HOME/target-spin/wasm32-wasip2/release/shopai_edge.wasm"
-spin_embedded="$SHOPAI_HOME/target-spin-embed/wasm32-wasip2/release/shopai_edge.wasm"
 if command -v spin >/dev/null; then
-  CARGO_TARGET_DIR="$SHOPAI_HOME/target-spin" cargo build -q --release -p shopai-edge --target wasm32-wasip2 --features spin
-  CARGO_TARGET_DIR="$SHOPAI_HOME/target-spin-embed" SHOPAI_EDGE_BUNDLE="$keep/bundle.bin" \
-    cargo build -q --release -p shopai-edge --target wasm32-wasip2 --features spin
+  spin_wasm=$(spin_edge_wasm)
+  spin_embedded=$(SHOPAI_EDGE_BUNDLE="$keep/bundle.bin" spin_edge_wasm target-spin-embed)
 fi
 anchor_dir="$SHOPAI_ROOT/../shared/anchors/edge"
 anchor="$SHOPAI_HOME/anchor-target/wasm32-wasip2/release/edge_anchor.wasm"

@@ -52,9 +52,8 @@ TOML
 fake_endpoint "timeout*"
 hanging=$endpoint
 drive() { node scripts/bench/hanging.mjs "$url" "$dur" "$conns" "$1"; }
-spin_wasm="$SHOPAI_HOME/target-spin/wasm32-wasip2/release/shopai_edge.wasm"
 if command -v spin >/dev/null; then
-  CARGO_TARGET_DIR="$SHOPAI_HOME/target-spin" cargo build -q --release -p shopai-edge --target wasm32-wasip2 --features spin
+  spin_wasm=$(spin_edge_wasm)
 fi
 
 runtimes=(wasmtime)

@@ -17,6 +17,14 @@ export WASM_BINDGEN_VERSION
 
 step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+# The edge as spin.toml builds it (the `spin` feature), in its own target dir under $SHOPAI_HOME
+# (default target-spin; SHOPAI_EDGE_BUNDLE in the environment builds a bundle in); prints the
+# .wasm path.
+spin_edge_wasm() {
+  local dir="$SHOPAI_HOME/${1:-target-spin}"
+  CARGO_TARGET_DIR="$dir" cargo build -q --release -p shopai-edge --target wasm32-wasip2 --features spin >&2
+  echo "$dir/wasm32-wasip2/release/shopai_edge.wasm"
+}
 # Python tools for tests (moto_server as the S3-API server; boto3 + pyarrow as independent clients).
 export SHOPAI_VENV="$SHOPAI_HOME/venv"
 export SHOPAI_PYTHON="$SHOPAI_VENV/bin/python"

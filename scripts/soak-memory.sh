@@ -21,8 +21,7 @@ python3 scripts/soak-mix.py mixed data/ml-100k/ml-100k.item data/ml-100k/ml-100k
 source "$(dirname "$0")/soak-lib.sh"
 wasm=$SHOPAI_EDGE_WASM shared=(SHOPAI_BUNDLE_CACHE_DIR=/data/shared)
 if [ "$rt" = spin ]; then
-  CARGO_TARGET_DIR="$SHOPAI_HOME/target-spin" cargo build -q --release -p shopai-edge --target wasm32-wasip2 --features spin
-  wasm="$SHOPAI_HOME/target-spin/wasm32-wasip2/release/shopai_edge.wasm" shared=()
+  wasm=$(spin_edge_wasm) shared=()
 fi
 mkdir -p "$out/shared"
 start "$rt" "$wasm" "${shared[@]}"

@@ -31,9 +31,8 @@ done
 source "$(dirname "$0")/soak-lib.sh"
 # As deployed: under Spin the component built with the `spin` feature (the key-value store is the
 # store instances share); under wasmtime a shared writable folder (SHOPAI_BUNDLE_CACHE_DIR).
-spin_wasm="$SHOPAI_HOME/target-spin/wasm32-wasip2/release/shopai_edge.wasm"
 if command -v spin >/dev/null; then
-  CARGO_TARGET_DIR="$SHOPAI_HOME/target-spin" cargo build -q --release -p shopai-edge --target wasm32-wasip2 --features spin
+  spin_wasm=$(spin_edge_wasm)
 fi
 
 runtimes=(wasmtime)
