@@ -46,7 +46,8 @@ w = sys.argv[1]
 t = json.load(open(f"{w}/tuned.json"))
 p = json.load(open(f"{w}/peers.json"))["models"]["als"]["params"]
 t.update(factors=int(p["factors"]), regularization=p["regularization"], alpha=p["alpha"],
-         fusion={"vector": 0.0, "collab": 1.0, "popularity": 0.0, "item": 0.0}, ease_lambda=None)
+         fusion={"vector": 0.0, "collab": 1.0, "popularity": 0.0, "item": 0.0}, fusion_segments=[],
+         ease_lambda=None)
 json.dump(t, open(f"{w}/tuned-implicit-als.json", "w"))
 PY
   SHOPAI_OUT_DIR="$w/at-implicit" "$SHOPAI_BIN" evaluate --quiet --tuned "$w/tuned-implicit-als.json" > /dev/null
