@@ -47,8 +47,12 @@ pub struct Grid {
     pub min_relative_coverage: f64,
 }
 
+/// Small values first: the next-item source is sparse (most items 0), so its z-scores reach
+/// tens on the few items that followed, and a weight of 0.25 already ranks them above every
+/// other source's choice (on amazon-scientific-unisrec validation NDCG@10 rose at 0.05 and fell
+/// below the fusion without it from 0.1).
 fn default_next() -> Vec<f32> {
-    vec![0.0, 0.25, 0.5, 1.0, 2.0]
+    vec![0.0, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0]
 }
 
 impl Default for Grid {
