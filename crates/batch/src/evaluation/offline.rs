@@ -8,8 +8,10 @@
 use super::protocol::{eval_set, evaluate, evaluate_par, popularity_scores, AtK, EvalSet, Report, Variant};
 use crate::assemble::{build_bundle, BuildConfig};
 use crate::config::Confidence;
+use crate::data::catalog::Product;
 use crate::data::dataset::{Dataset, Row};
 use crate::data::processed::load_processed;
+use crate::data::ratings::Interactions;
 use crate::data::split::{take, temporal_split};
 use crate::index::transitions::TransitionConfig;
 use crate::io::progress;
@@ -44,12 +46,16 @@ impl Experiment {
     pub fn load(dir: &Path) -> Result<Self> {
         let p = load_processed(dir)?;
         // Every input row is split (duplicates collapse later, in the matrix and the counts).
-        let t = p.protocol_rows();
-        let data = Dataset::new(t, &p.catalog);
-        let s = temporal_split(&t.timestamp, &t.line, 0.70, 0.15);
+        Ok(Self::split(p.protocol_rows(), &p.catalog))
+    }
+
+    /// Index `table` against `catalog` and split it 70/15/15 in time order.
+    pub fn split(table: &Interactions, catalog: &[Product]) -> Self {
+        let data = Dataset::new(table, catalog);
+        let s = temporal_split(&table.timestamp, &table.line, 0.70, 0.15);
         let rows = &data.interactions;
         let (train, val, test) = (take(rows, &s.train), take(rows, &s.val), take(rows, &s.test));
-        Ok(Self { data, train, val, test })
+        Self { data, train, val, test }
     }
 
     /// Train + validation rows.
@@ -448,10 +454,6 @@ pub fn html(r: &EvalReport) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::data::catalog::Product;
-    use crate::data::dataset::Dataset;
-    use crate::data::ratings::Interactions;
-    use crate::data::split::{take, temporal_split};
     use crate::evaluation::protocol::rankings;
     use shopai_core::service::{answer_recommend, RecommendRequest, Scratch};
 
@@ -480,11 +482,7 @@ pub(crate) mod tests {
                 ..Product::default()
             })
             .collect();
-        let data = Dataset::new(&table, &catalog);
-        let s = temporal_split(&table.timestamp, &table.line, 0.70, 0.15);
-        let rows = &data.interactions;
-        let (train, val, test) = (take(rows, &s.train), take(rows, &s.val), take(rows, &s.test));
-        Experiment { data, train, val, test }
+        Experiment::split(&table, &catalog)
     }
 
     /// What `evaluate`/`tune` measure for a user is exactly what `recommend` serves that user

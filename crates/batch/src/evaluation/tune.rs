@@ -453,9 +453,7 @@ fn extend_fusion(
 mod tests {
     use super::*;
     use crate::data::catalog::Product;
-    use crate::data::dataset::Dataset;
     use crate::data::ratings::Interactions;
-    use crate::data::split::{take, temporal_split};
 
     /// 90 shoppers each walk 8 steps along a ring of 60 products (p, p+1, …), all of them at step
     /// k in the same time band: validation holds each walk's next step after training.
@@ -473,11 +471,7 @@ mod tests {
         let catalog: Vec<Product> = (0..60)
             .map(|i| Product { id: format!("p{i}"), title: format!("Product {i}"), ..Product::default() })
             .collect();
-        let data = Dataset::new(&table, &catalog);
-        let s = temporal_split(&table.timestamp, &table.line, 0.70, 0.15);
-        let rows = &data.interactions;
-        let (train, val, test) = (take(rows, &s.train), take(rows, &s.val), take(rows, &s.test));
-        Experiment { data, train, val, test }
+        Experiment::split(&table, &catalog)
     }
 
     #[test]
