@@ -109,8 +109,9 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
     }
     // Each known user's items (those in the training matrix), oldest first: the latest drive the
     // next-item source.
+    let timelines = transitions::timelines(matrix.rows(), train_rows);
     let user_history =
-        transitions::sequences(matrix.rows(), train_rows, |u, i| matrix.row(u as usize).0.binary_search(&i).is_ok());
+        transitions::sequences_in(&timelines, train_rows, |u, i| matrix.row(u as usize).0.binary_search(&i).is_ok());
     let now = chrono::Utc::now();
     let short: String = embed_model.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
     // "ext": the factors were trained elsewhere (their iteration count is then recorded as 0).
@@ -167,7 +168,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
             None => Vec::new(),
         },
         item_next: match cfg.transitions {
-            Some(t) => transitions::transitions(data.item_ids.len(), data.user_ids.len(), train_rows, t),
+            Some(t) => transitions::transitions_in(data.item_ids.len(), &timelines, train_rows, t),
             None => Vec::new(),
         },
     };

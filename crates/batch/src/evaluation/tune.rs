@@ -194,6 +194,14 @@ fn weight_axes(grid: &Grid) -> [WeightAxis<'_>; 5] {
     ]
 }
 
+/// `w` with one weight set to `x`, for a line search over that weight; `None` when that is `w`
+/// itself or leaves no collaborative source (ALS, EASE or next-item).
+fn varied(w: FusionWeights, field: fn(&mut FusionWeights) -> &mut f32, x: f32) -> Option<FusionWeights> {
+    let mut v = w;
+    *field(&mut v) = x;
+    (v != w && (v.collab != 0.0 || v.item != 0.0 || v.next != 0.0)).then_some(v)
+}
+
 /// Validation users a history-length segment needs before it gets weights of its own.
 pub const MIN_SEGMENT_USERS: usize = 50;
 
@@ -239,11 +247,7 @@ fn fit_segments(
                     continue;
                 }
                 for &x in values {
-                    let mut w = chosen;
-                    *field(&mut w) = x;
-                    if w == chosen || (w.collab == 0.0 && w.item == 0.0 && w.next == 0.0) {
-                        continue;
-                    }
+                    let Some(w) = varied(chosen, field, x) else { continue };
                     let (ndcg, coverage) = score(w);
                     if ndcg > top && coverage >= min_coverage {
                         (top, chosen) = (ndcg, w);
@@ -391,12 +395,8 @@ fn extend_fusion(
             continue;
         }
         for &x in values {
-            let mut w = best.1;
-            *field(&mut w) = x;
             hb.inc(None);
-            if w == best.1 || (w.collab == 0.0 && w.item == 0.0 && w.next == 0.0) {
-                continue;
-            }
+            let Some(w) = varied(best.1, field, x) else { continue };
             let r = m.report(set, w);
             trials.push((best.2, best.3, w, r.ndcg(10)));
             if let Some(ndcg) = admissible(&r).filter(|&n| n > best.0) {

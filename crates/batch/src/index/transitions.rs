@@ -32,8 +32,9 @@ impl Default for TransitionConfig {
     }
 }
 
-/// Each user's row positions in time order (ties keep the order of `rows`).
-fn timelines(n_users: usize, rows: &[Row]) -> Vec<Vec<usize>> {
+/// Each user's row positions in time order (ties keep the order of `rows`): what
+/// [`sequences_in`] and [`transitions_in`] read, computed once per build.
+pub fn timelines(n_users: usize, rows: &[Row]) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by_key(|&k| (rows[k].3, k));
     let mut by_user = vec![Vec::new(); n_users];
@@ -49,8 +50,13 @@ fn timelines(n_users: usize, rows: &[Row]) -> Vec<Vec<usize>> {
 /// item moves to the end), keeping only items `keep(user, item)` allows: what a bundle stores as
 /// a known user's history and what evaluation follows as H(u)'s latest items.
 pub fn sequences(n_users: usize, rows: &[Row], keep: impl Fn(u32, u32) -> bool) -> Vec<Vec<u32>> {
-    timelines(n_users, rows)
-        .into_iter()
+    sequences_in(&timelines(n_users, rows), rows, keep)
+}
+
+/// [`sequences`] over timelines already computed ([`timelines`]).
+pub fn sequences_in(timelines: &[Vec<usize>], rows: &[Row], keep: impl Fn(u32, u32) -> bool) -> Vec<Vec<u32>> {
+    timelines
+        .iter()
         .enumerate()
         .map(|(u, timeline)| {
             let items: Vec<u32> = timeline.iter().map(|&k| rows[k].1).collect();
@@ -65,13 +71,23 @@ pub fn sequences(n_users: usize, rows: &[Row], keep: impl Fn(u32, u32) -> bool) 
 /// `1 / distance` (times the age decay) over every time a user's next [`WINDOW`] distinct steps
 /// reached the next item, divided by the item's total plus a smoothing constant.
 pub fn transitions(n_items: usize, n_users: usize, rows: &[Row], cfg: TransitionConfig) -> Vec<Vec<(u32, f32)>> {
+    transitions_in(n_items, &timelines(n_users, rows), rows, cfg)
+}
+
+/// [`transitions`] over timelines already computed ([`timelines`]).
+pub fn transitions_in(
+    n_items: usize,
+    timelines: &[Vec<usize>],
+    rows: &[Row],
+    cfg: TransitionConfig,
+) -> Vec<Vec<(u32, f32)>> {
     let newest = rows.iter().map(|r| r.3).max().unwrap_or(0);
     let rate = cfg.half_life_days.map_or(0.0, |h| std::f64::consts::LN_2 / (h as f64 * 86_400.0));
     let mut counts: Vec<HashMap<u32, f32>> = vec![HashMap::new(); n_items];
-    for timeline in timelines(n_users, rows) {
+    for timeline in timelines {
         // A repeat of the item just seen is one step, not a transition.
         let mut steps: Vec<(u32, i64)> = Vec::with_capacity(timeline.len());
-        for &k in &timeline {
+        for &k in timeline {
             let (_, i, _, t) = rows[k];
             match steps.last_mut() {
                 Some(last) if last.0 == i => last.1 = t,
