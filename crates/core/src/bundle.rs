@@ -355,6 +355,12 @@ pub struct Manifest {
     /// [`Manifest::fusion`] (see [`Manifest::fusion_for`]); absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fusion_segments: Vec<FusionSegment>,
+    /// Recency weighting of a history in the ALS fold-in, the content centroid and the
+    /// item-to-item sum: the half-life in distinct items counted from the latest (the latest
+    /// weighs 1, the one `h` places back ½; see [`crate::recommend::History`]). 0: every item
+    /// weighs the same (not written, so manifests without it keep their bytes).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub history_half_life: f32,
     /// Hybrid search weights.
     #[serde(default)]
     pub search: SearchWeights,

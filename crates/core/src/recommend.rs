@@ -36,16 +36,67 @@ const RECENT_DECAY: [f32; RECENT] = [1.0, 0.5, 0.25];
 /// `>= n_items` are skipped. The next-item source follows these; evaluation builds them from the
 /// time-ordered training rows with this same function.
 pub fn recent_items(history_oldest_first: &[u32], n_items: usize) -> Vec<u32> {
-    let mut recent = Vec::with_capacity(RECENT);
-    for &i in history_oldest_first.iter().rev() {
-        if recent.len() == RECENT {
-            break;
-        }
-        if (i as usize) < n_items && !recent.contains(&i) {
-            recent.push(i);
+    let mut recent = latest_first(history_oldest_first, n_items);
+    recent.truncate(RECENT);
+    recent
+}
+
+/// A history's distinct catalog items (indices `< n_items`), latest visit first.
+pub fn latest_first(history_oldest_first: &[u32], n_items: usize) -> Vec<u32> {
+    // (item, places back from the end), the first of each item kept, then back in rank order.
+    let mut ranked: Vec<(u32, usize)> = history_oldest_first
+        .iter()
+        .rev()
+        .enumerate()
+        .filter(|&(_, &i)| (i as usize) < n_items)
+        .map(|(back, &i)| (i, back))
+        .collect();
+    ranked.sort_unstable();
+    ranked.dedup_by_key(|p| p.0);
+    ranked.sort_unstable_by_key(|p| p.1);
+    ranked.into_iter().map(|p| p.0).collect()
+}
+
+/// The weight of the history item `rank` places back from the latest (0 = the latest) under a
+/// half-life of `half_life` items: `0.5^(rank / half_life)`; 1 for every item when `half_life`
+/// is 0 (no recency weighting).
+pub fn recency_weight(rank: usize, half_life: f32) -> f32 {
+    if half_life > 0.0 {
+        0.5f32.powf(rank as f32 / half_life)
+    } else {
+        1.0
+    }
+}
+
+/// A history ready for [`source_scores`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// Distinct catalog items, ascending.
+    pub items: Vec<u32>,
+    /// Each of `items`' weight in the ALS fold-in (its confidence is α × weight), the content
+    /// centroid and the item-to-item sum ([`recency_weight`] of its rank from the latest).
+    pub weights: Vec<f32>,
+    /// The latest [`RECENT`] items, latest first (the next-item source follows them).
+    pub recent: Vec<u32>,
+}
+
+impl History {
+    /// From item indices oldest first (indices `>= n_items` are skipped).
+    pub fn new(oldest_first: &[u32], n_items: usize, half_life: f32) -> Self {
+        Self::from_latest_first(&latest_first(oldest_first, n_items), half_life)
+    }
+
+    /// From distinct items latest first ([`latest_first`]).
+    pub fn from_latest_first(latest: &[u32], half_life: f32) -> Self {
+        let mut ranked: Vec<(u32, f32)> =
+            latest.iter().enumerate().map(|(rank, &i)| (i, recency_weight(rank, half_life))).collect();
+        ranked.sort_unstable_by_key(|&(i, _)| i);
+        Self {
+            items: ranked.iter().map(|&(i, _)| i).collect(),
+            weights: ranked.iter().map(|&(_, w)| w).collect(),
+            recent: latest.iter().take(RECENT).copied().collect(),
         }
     }
-    recent
 }
 
 /// One recommended item.
@@ -116,9 +167,10 @@ impl RecScratch {
 }
 
 /// Scores of every item from each source, standardized (read them back with
-/// [`RecScratch::parts`]); exposed for evaluation and tuning. `history` is the set of items
-/// (sorted, distinct); `recent` its latest items, latest first ([`recent_items`]).
-pub fn source_scores(view: &BundleView<'_>, history: &[u32], recent: &[u32], scratch: &mut RecScratch) -> Result<()> {
+/// [`RecScratch::parts`]); exposed for evaluation and tuning. Each history item counts with its
+/// [`History::weights`] entry in the fold-in, the centroid and the item-to-item sum; the
+/// next-item source follows [`History::recent`].
+pub fn source_scores(view: &BundleView<'_>, history: &History, scratch: &mut RecScratch) -> Result<()> {
     let n = view.n_items();
     let k = view.factors.dim;
     scratch.collab.resize(n, 0.0);
@@ -128,22 +180,23 @@ pub fn source_scores(view: &BundleView<'_>, history: &[u32], recent: &[u32], scr
     scratch.next.resize(n, 0.0);
     popularity_source(view.popularity, &mut scratch.popularity);
     scratch.item.fill(0.0);
-    next_scores(recent, |i| view.next_of(i), &mut scratch.next);
-    if history.is_empty() {
+    next_scores(&history.recent, |i| view.next_of(i), &mut scratch.next);
+    if history.items.is_empty() {
         scratch.collab.fill(0.0);
         scratch.vector.fill(0.0);
         return Ok(());
     }
-    // Item-to-item: sum of the history items' outgoing neighbour weights (EASE-style).
-    for &h in history {
+    let weighted = || history.items.iter().copied().zip(history.weights.iter().copied());
+    // Item-to-item: weighted sum of the history items' outgoing neighbour weights (EASE-style).
+    for (h, hw) in weighted() {
         for (j, w) in view.neighbors_of(h as usize) {
             if let Some(s) = scratch.item.get_mut(j as usize) {
-                *s += w;
+                *s += hw * w;
             }
         }
     }
     standardize(&mut scratch.item);
-    let items: Vec<(u32, f32)> = history.iter().map(|&i| (i, 1.0)).collect();
+    let items: Vec<(u32, f32)> = weighted().collect();
     let user =
         solve_row_exact(view.gram, k, view.manifest.als.alpha, &items, |i, out| view.factors.dequantize_into(i, out))?;
     // `mean · x` is the same for every item: once per request, added exactly as `dot_f32` adds it.
@@ -156,9 +209,9 @@ pub fn source_scores(view: &BundleView<'_>, history: &[u32], recent: &[u32], scr
     let dim = view.vectors.dim;
     let mut centroid = vec![0f32; dim];
     let mut row = vec![0f32; dim];
-    for &h in history {
+    for (h, hw) in weighted() {
         view.vectors.dequantize_into(h as usize, &mut row);
-        centroid.iter_mut().zip(&row).for_each(|(c, r)| *c += r);
+        centroid.iter_mut().zip(&row).for_each(|(c, r)| *c += hw * r);
     }
     let vmean: f32 = view.vectors.mean.iter().zip(&centroid).map(|(m, v)| m * v).sum();
     for (i, s) in scratch.vector.iter_mut().enumerate() {
@@ -218,7 +271,7 @@ pub fn standardize(v: &mut [f32]) {
 }
 
 /// Recommend `top_k` items for a history of item indices, oldest first (its latest items drive
-/// the next-item source): [`source_scores`], then [`fuse`] over the items `filter` allows, best
+/// the next-item source, and weigh most when the bundle sets a history half-life): [`source_scores`], then [`fuse`] over the items `filter` allows, best
 /// first (ties by item index), with `weights`, or, for `None`, the bundle's weights for the
 /// history's length ([`crate::Manifest::fusion_for`]). An empty history ranks by popularity alone.
 pub fn recommend(
@@ -229,11 +282,9 @@ pub fn recommend(
     filter: &Filter,
     scratch: &mut RecScratch,
 ) -> Result<(Vec<Recommendation>, Source)> {
-    let recent = recent_items(history, view.n_items());
-    let mut hist: Vec<u32> = history.iter().copied().filter(|&i| (i as usize) < view.n_items()).collect();
-    hist.sort_unstable();
-    hist.dedup();
-    source_scores(view, &hist, &recent, scratch)?;
+    let history = History::new(history, view.n_items(), view.manifest.history_half_life);
+    source_scores(view, &history, scratch)?;
+    let hist = history.items;
     let (w, source) = if hist.is_empty() {
         (FusionWeights { vector: 0.0, collab: 0.0, popularity: 1.0, item: 0.0, next: 0.0 }, Source::Popularity)
     } else {
@@ -373,12 +424,124 @@ mod tests {
             raw[i] = x;
         }
         standardize(&mut raw);
-        source_scores(&view, &[20, 50], &[50, 20], &mut scratch).expect("scores");
+        source_scores(&view, &History::new(&[20, 50], 200, 0.0), &mut scratch).expect("scores");
         assert_eq!(scratch.next(), &raw[..]);
         // The because-list names the item it followed.
         let filter = Filter::default().with_exclude([20, 50]);
         let (r, _) = recommend(&view, &[20, 50], 1, Some(w), &filter, &mut scratch).expect("rec");
         assert_eq!(r[0].because[0], 50);
+    }
+
+    #[test]
+    fn a_history_weighs_its_items_by_recency() {
+        assert_eq!(latest_first(&[1, 2, 3, 2, 9, 4, 70], 10), vec![4, 9, 2, 3, 1]);
+        let h = History::new(&[1, 2, 3, 2, 9, 4], 10, 1.0);
+        assert_eq!(h.items, vec![1, 2, 3, 4, 9]);
+        // Ranks from the latest: 4 → 0, 9 → 1, 2 → 2, 3 → 3, 1 → 4; halving per place.
+        assert_eq!(h.weights, vec![0.0625, 0.25, 0.125, 1.0, 0.5]);
+        assert_eq!(h.recent, vec![4, 9, 2]);
+        let flat = History::new(&[1, 2, 3, 2, 9, 4], 10, 0.0);
+        assert_eq!(flat.weights, vec![1.0; 5]);
+        assert_eq!(recency_weight(4, 2.0), 0.25);
+    }
+
+    #[test]
+    fn recency_weighted_sources_match_a_weighted_reference() {
+        let (mut parts, _) = crate::testutil::fixture_parts(120, 16, 5);
+        parts.manifest.als.alpha = 2.0;
+        let b = crate::Bundle::load(&parts.to_bytes().expect("bytes")).expect("load");
+        let view = b.view();
+        let n = view.n_items();
+        let history = History::new(&[40, 3, 77, 12, 3, 95], n, 2.0);
+        let mut scratch = RecScratch::default();
+        source_scores(&view, &history, &mut scratch).expect("scores");
+        let z = |raw: Vec<f64>| -> Vec<f64> {
+            let m = raw.iter().sum::<f64>() / raw.len() as f64;
+            let sd = (raw.iter().map(|x| (x - m).powi(2)).sum::<f64>() / raw.len() as f64).sqrt();
+            raw.iter().map(|x| (x - m) / sd).collect()
+        };
+        let close = |got: &[f32], want: &[f64], tol: f64, what: &str| {
+            for (i, (g, w)) in got.iter().zip(want).enumerate() {
+                assert!((*g as f64 - w).abs() < tol, "{what} item {i}: {g} vs {w}");
+            }
+        };
+        let weighted: Vec<(usize, f64)> =
+            history.items.iter().zip(&history.weights).map(|(&i, &w)| (i as usize, w as f64)).collect();
+        // Item-to-item: Σ weight(h) · S[h, ·].
+        let mut item = vec![0f64; n];
+        for &(h, hw) in &weighted {
+            for (j, w) in view.neighbors_of(h) {
+                item[j as usize] += hw * w as f64;
+            }
+        }
+        close(scratch.item(), &z(item), 1e-4, "item-to-item");
+        // Content: the weighted centroid's inner product with every item.
+        let (dim, row) = (view.vectors.dim, |m: &crate::quant::QuantView<'_>, i: usize| {
+            let mut r = vec![0f32; m.dim];
+            m.dequantize_into(i, &mut r);
+            r.into_iter().map(f64::from).collect::<Vec<f64>>()
+        });
+        let mut centroid = vec![0f64; dim];
+        for &(h, hw) in &weighted {
+            centroid.iter_mut().zip(row(&view.vectors, h)).for_each(|(c, r)| *c += hw * r);
+        }
+        let content: Vec<f64> =
+            (0..n).map(|i| row(&view.vectors, i).iter().zip(&centroid).map(|(a, b)| a * b).sum()).collect();
+        close(scratch.vector(), &z(content), 1e-3, "content");
+        // Fold-in: solve (YᵀY + λI + Σ (α·w − 1) y yᵀ) x = Σ α·w y by Gaussian elimination in f64.
+        let k = view.factors.dim;
+        let alpha = view.manifest.als.alpha as f64;
+        let mut a: Vec<f64> = view.gram.iter().map(|&g| g as f64).collect();
+        let mut rhs = vec![0f64; k];
+        for &(h, hw) in &weighted {
+            let y = row(&view.factors, h);
+            for p in 0..k {
+                rhs[p] += alpha * hw * y[p];
+                for q in 0..k {
+                    a[p * k + q] += (alpha * hw - 1.0) * y[p] * y[q];
+                }
+            }
+        }
+        for c in 0..k {
+            for r in c + 1..k {
+                let f = a[r * k + c] / a[c * k + c];
+                for q in c..k {
+                    a[r * k + q] -= f * a[c * k + q];
+                }
+                rhs[r] -= f * rhs[c];
+            }
+        }
+        let mut x = vec![0f64; k];
+        for r in (0..k).rev() {
+            let s: f64 = (r + 1..k).map(|q| a[r * k + q] * x[q]).sum();
+            x[r] = (rhs[r] - s) / a[r * k + r];
+        }
+        let collab: Vec<f64> = (0..n).map(|i| row(&view.factors, i).iter().zip(&x).map(|(a, b)| a * b).sum()).collect();
+        close(scratch.collab(), &z(collab), 1e-3, "fold-in");
+        // And the weighting matters: unweighted scores differ.
+        let flat = History::new(&[40, 3, 77, 12, 3, 95], n, 0.0);
+        let mut other = RecScratch::default();
+        source_scores(&view, &flat, &mut other).expect("scores");
+        assert_ne!(other.item(), scratch.item());
+        assert_ne!(other.collab(), scratch.collab());
+    }
+
+    #[test]
+    fn the_bundle_half_life_reaches_recommend() {
+        let (mut parts, _) = crate::testutil::fixture_parts(120, 16, 5);
+        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 1.0, next: 0.0 };
+        let history = [10u32, 20, 30, 40, 50, 60];
+        let filter = Filter::default().with_exclude(history);
+        let top = |b: &crate::Bundle<crate::bundle::AlignedBytes>| {
+            let (r, _) = recommend(&b.view(), &history, 3, Some(w), &filter, &mut RecScratch::default()).expect("rec");
+            r.into_iter().map(|r| r.item).collect::<Vec<_>>()
+        };
+        let flat = top(&crate::Bundle::load(&parts.to_bytes().expect("bytes")).expect("load"));
+        parts.manifest.history_half_life = 0.5;
+        // The latest item (60) now dominates: its strongest neighbour (60 + 7) comes first.
+        let recent = top(&crate::Bundle::load(&parts.to_bytes().expect("bytes")).expect("load"));
+        assert_eq!(recent[0], 67, "{recent:?}");
+        assert_ne!(flat, recent);
     }
 
     #[test]
