@@ -30,6 +30,9 @@ pub struct BuildConfig {
     pub fusion: FusionWeights,
     /// Fusion weights per history-length segment (empty: `fusion` for every history).
     pub fusion_segments: Vec<shopai_core::FusionSegment>,
+    /// Recency weighting of histories: half-life in distinct items (0: none; see
+    /// `shopai_core::recommend::History`).
+    pub history_half_life: f32,
     /// Show progress bars.
     pub progress: bool,
     /// Evaluation summary to record in the manifest.
@@ -62,6 +65,7 @@ impl BuildConfig {
             als,
             fusion: FusionWeights::default(),
             fusion_segments: Vec::new(),
+            history_half_life: 0.0,
             progress,
             eval: None,
             ease: None,
@@ -137,6 +141,7 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         },
         fusion: cfg.fusion,
         fusion_segments: cfg.fusion_segments.clone(),
+        history_half_life: cfg.history_half_life,
         search: cfg.search,
         eval: cfg.eval.clone(),
         demotions: cfg.demotions.clone(),

@@ -8,6 +8,7 @@ use shopai_batch::config::{Confidence, EmbeddingsProvider};
 use shopai_batch::data::dataset::Dataset;
 use shopai_batch::data::factors::read as read_factors;
 use shopai_batch::data::processed::{load_processed, resolve_processed};
+use shopai_batch::data::split::Protocol;
 use shopai_batch::evaluation::search::{self as search_eval, SearchEvalReport};
 use shopai_batch::evaluation::tune::Grid;
 use shopai_batch::index::vectors::{GraphParams, IndexKind, IndexOptions};
@@ -110,6 +111,15 @@ pub struct TuneArgs {
     /// Popularity half-lives in days to try (0 = plain counts).
     #[arg(long, value_delimiter = ',', default_values_t = Grid::default().half_life_days)]
     half_life_days: Vec<f32>,
+    /// Which split to tune on: temporal (70/15/15 of all rows in time order, EVAL_PROTOCOL.md) or
+    /// leave-last-out (each shopper's last interaction is the test, the one before validation:
+    /// the published protocol of sequential recommenders). `evaluate` follows the tuned one.
+    #[arg(long, value_enum, default_value_t = Protocol::Temporal)]
+    protocol: Protocol,
+    /// Recency weighting of a shopper's history to try, after the weights: half-lives counted in
+    /// distinct items back from the latest (0 = every item weighs the same; 0 alone: none).
+    #[arg(long, value_delimiter = ',', default_values_t = Grid::default().history_half_life)]
+    history_half_life: Vec<f32>,
     /// ALS iterations.
     #[arg(long, default_value_t = AlsConfig::default().iterations)]
     iterations: usize,
@@ -129,6 +139,9 @@ pub struct EvaluateArgs {
     /// Parameters from `shopai tune` (default: <out_dir>/tuned.json; built-in defaults if absent).
     #[arg(long)]
     tuned: Option<PathBuf>,
+    /// The split to report on (default: the one the parameters were tuned on; see `tune --help`).
+    #[arg(long, value_enum)]
+    protocol: Option<Protocol>,
     /// Hashing-embedder dimensions.
     #[arg(long, default_value_t = 256)]
     dims: usize,
@@ -296,7 +309,7 @@ pub fn embed(ctx: &Ctx, a: super::data::StageArgs) -> Result<()> {
 pub fn tune(ctx: &Ctx, a: TuneArgs) -> Result<()> {
     let cfg = ctx.config()?;
     let dir = resolve_processed(&cfg, a.data.as_deref())?;
-    let exp = stages::evaluate::experiment(&cfg, &dir, ctx.progress)?;
+    let exp = stages::evaluate::experiment(&cfg, &dir, a.protocol, ctx.progress)?;
     let grid = Grid {
         factors: a.factors,
         regularization: a.regularization,
@@ -308,6 +321,7 @@ pub fn tune(ctx: &Ctx, a: TuneArgs) -> Result<()> {
         next: a.w_next,
         ease_lambda: a.ease_lambda,
         half_life_days: a.half_life_days,
+        history_half_life: a.history_half_life,
         min_relative_coverage: a.min_relative_coverage,
     };
     let als = AlsConfig::default().iterations(a.iterations).seed(a.seed);
@@ -317,7 +331,7 @@ pub fn tune(ctx: &Ctx, a: TuneArgs) -> Result<()> {
     log::info("wrote tuned parameters", serde_json::json!({"to": out}));
     print_json(&serde_json::json!({
         "factors": tuned.factors, "regularization": tuned.regularization, "alpha": tuned.alpha,
-        "fusion": tuned.fusion, "val_ndcg_als": tuned.val_ndcg_als, "val_ndcg_fusion": tuned.val_ndcg_fusion,
+        "fusion": tuned.fusion, "history_half_life": tuned.history_half_life, "val_ndcg_als": tuned.val_ndcg_als, "val_ndcg_fusion": tuned.val_ndcg_fusion,
         "trials": tuned.als_trials.len() + tuned.fusion_trials.len(), "out": out,
         "edges": tuned.edges,
     }))
@@ -336,7 +350,7 @@ pub fn evaluate(ctx: &Ctx, a: EvaluateArgs) -> Result<()> {
             "report": out,
         }));
     }
-    let report = stages::evaluate::evaluate(&cfg, &dir, a.tuned, a.dims, ctx.progress)?;
+    let report = stages::evaluate::evaluate(&cfg, &dir, a.tuned, a.protocol, a.dims, ctx.progress)?;
     print_json(&serde_json::json!({
         "headline_test_all_at_10": report.headline,
         "latency_us": report.latency_us,

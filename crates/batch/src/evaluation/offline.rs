@@ -12,7 +12,7 @@ use crate::data::catalog::Product;
 use crate::data::dataset::{Dataset, Row};
 use crate::data::processed::load_processed;
 use crate::data::ratings::Interactions;
-use crate::data::split::{take, temporal_split};
+use crate::data::split::{take, Protocol};
 use crate::index::transitions::TransitionConfig;
 use crate::io::progress;
 use crate::report::{self, esc};
@@ -20,7 +20,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use shopai_core::als::AlsConfig;
 use shopai_core::bundle::fusion_for;
-use shopai_core::recommend::{fuse, popularity_source, source_scores, RecScratch, ScoreParts};
+use shopai_core::recommend::{fuse, popularity_source, source_scores, History, RecScratch, ScoreParts};
 use shopai_core::{Bundle, FusionSegment, FusionWeights};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -29,33 +29,41 @@ use std::time::Instant;
 /// Cut-offs every report carries.
 pub const KS: [usize; 3] = [5, 10, 20];
 
-/// A dataset with the protocol's temporal split.
+/// A dataset split by an evaluation protocol.
 pub struct Experiment {
     /// Indexed data.
     pub data: Dataset,
-    /// First 70% (time order).
+    /// How it was split.
+    pub protocol: Protocol,
+    /// Training rows (temporal: the first 70%), in time order.
     pub train: Vec<Row>,
-    /// Next 15%.
+    /// Validation rows (temporal: the next 15%).
     pub val: Vec<Row>,
-    /// Last 15%.
+    /// Test rows (temporal: the last 15%).
     pub test: Vec<Row>,
 }
 
 impl Experiment {
     /// Load a processed folder and split it.
-    pub fn load(dir: &Path) -> Result<Self> {
+    pub fn load(dir: &Path, protocol: Protocol) -> Result<Self> {
         let p = load_processed(dir)?;
         // Every input row is split (duplicates collapse later, in the matrix and the counts).
-        Ok(Self::split(p.protocol_rows(), &p.catalog))
+        Ok(Self::split_by(p.protocol_rows(), &p.catalog, protocol))
     }
 
     /// Index `table` against `catalog` and split it 70/15/15 in time order.
     pub fn split(table: &Interactions, catalog: &[Product]) -> Self {
+        Self::split_by(table, catalog, Protocol::Temporal)
+    }
+
+    /// Index `table` against `catalog` and split it by `protocol`.
+    pub fn split_by(table: &Interactions, catalog: &[Product], protocol: Protocol) -> Self {
         let data = Dataset::new(table, catalog);
-        let s = temporal_split(&table.timestamp, &table.line, 0.70, 0.15);
+        let users: Vec<u32> = data.interactions.iter().map(|r| r.0).collect();
+        let s = protocol.split(&users, &table.timestamp, &table.line);
         let rows = &data.interactions;
         let (train, val, test) = (take(rows, &s.train), take(rows, &s.val), take(rows, &s.test));
-        Self { data, train, val, test }
+        Self { data, protocol, train, val, test }
     }
 
     /// Train + validation rows.
@@ -79,14 +87,25 @@ pub struct SourceMatrix {
 
 impl SourceMatrix {
     /// Score every user of `set` with a bundle built from `h` (with next-item transitions, so
-    /// their weight can be tuned, whether or not `cfg` asks for them).
+    /// their weight can be tuned, whether or not `cfg` asks for them), histories weighted by
+    /// `cfg.history_half_life`.
     pub fn compute(exp: &Experiment, h: &[Row], set: &EvalSet, cfg: &BuildConfig) -> Result<Self> {
+        Self::from_bundle(&Self::bundle(exp, h, cfg)?, set, cfg.history_half_life)
+    }
+
+    /// The bundle [`SourceMatrix::compute`] scores with, for scoring it again
+    /// ([`SourceMatrix::from_bundle`]) with other recency weights.
+    pub fn bundle(exp: &Experiment, h: &[Row], cfg: &BuildConfig) -> Result<Vec<u8>> {
         let transitions = Some(cfg.transitions.unwrap_or_default());
-        let bytes =
-            build_bundle(&exp.data, h, &BuildConfig { progress: false, transitions, ..cfg.clone() }, "evaluation")?;
-        let bundle = Bundle::load(&bytes)?;
+        build_bundle(&exp.data, h, &BuildConfig { progress: false, transitions, ..cfg.clone() }, "evaluation")
+    }
+
+    /// Score every user of `set` with the bundle `bytes`, histories weighted by recency with
+    /// `half_life` (distinct items; 0: none).
+    pub fn from_bundle(bytes: &[u8], set: &EvalSet, half_life: f32) -> Result<Self> {
+        let bundle = Bundle::load(bytes)?;
         let view = bundle.view();
-        let n = exp.data.item_ids.len();
+        let n = view.n_items();
         let mut m = Self {
             n_items: n,
             collab: Vec::with_capacity(set.users.len() * n),
@@ -97,9 +116,11 @@ impl SourceMatrix {
             micros: Vec::with_capacity(set.users.len()),
         };
         let mut scratch = RecScratch::default();
-        for (hist, recent) in set.history.iter().zip(&set.recent) {
+        for (hist, latest) in set.history.iter().zip(&set.latest) {
             let t = Instant::now();
-            source_scores(&view, hist, recent, &mut scratch)?;
+            let history = History::from_latest_first(latest, half_life);
+            debug_assert_eq!(&history.items, hist);
+            source_scores(&view, &history, &mut scratch)?;
             m.micros.push(t.elapsed().as_secs_f64() * 1e6);
             m.collab.extend_from_slice(scratch.collab());
             m.vector.extend_from_slice(scratch.vector());
@@ -195,6 +216,15 @@ pub struct Tuned {
     /// Chosen popularity half-life in days (None: plain counts).
     #[serde(default)]
     pub popularity_half_life_days: Option<f32>,
+    /// The split it was chosen on (and `evaluate` reports on unless told otherwise).
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// Chosen recency weighting of histories: half-life in distinct items (0: none).
+    #[serde(default)]
+    pub history_half_life: f32,
+    /// Every history half-life tried, with the fusion weights held: (half-life, val NDCG@10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history_half_life_trials: Vec<(f32, f64)>,
     /// How ratings became ALS interaction values.
     #[serde(default)]
     pub confidence: Confidence,
@@ -237,6 +267,7 @@ impl Tuned {
             ease: self.ease_lambda.map(|l| (l, self.ease_neighbors.unwrap_or(NEIGHBORS))),
             transitions: self.uses(|w| w.next).then(TransitionConfig::default),
             popularity_half_life_days: self.popularity_half_life_days,
+            history_half_life: self.history_half_life,
             confidence: self.confidence,
             ..base.clone()
         }
@@ -256,6 +287,9 @@ impl Tuned {
             ease_lambda: None,
             ease_neighbors: None,
             popularity_half_life_days: None,
+            protocol: Protocol::Temporal,
+            history_half_life: 0.0,
+            history_half_life_trials: Vec::new(),
             confidence: Default::default(),
             val_ndcg_als: 0.0,
             val_ndcg_fusion: 0.0,
@@ -362,7 +396,10 @@ pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> R
         exp.test.chunks(third.max(1)).enumerate().map(|(k, c)| (format!("test-segment-{}", k + 1), c)).collect();
     let mut parts: Vec<(String, &[Row], &[Row])> =
         vec![("val".into(), &exp.train, &exp.val), ("test".into(), &trainval, &exp.test)];
-    parts.extend(segments.iter().map(|(n, c)| (n.clone(), &trainval[..], *c)));
+    if exp.protocol == Protocol::Temporal {
+        // (Under leave-last-out the test rows are each shopper's last: no period to cut.)
+        parts.extend(segments.iter().map(|(n, c)| (n.clone(), &trainval[..], *c)));
+    }
     let pb = progress::bar(show, parts.len() as u64 * 2, "evaluate");
     let hb = progress::Heartbeat::start("evaluate");
     hb.step("parts × relevance variants", parts.len() as u64 * 2);
@@ -410,8 +447,8 @@ pub fn run(exp: &Experiment, tuned: &Tuned, base: &BuildConfig, show: bool) -> R
 pub fn html(r: &EvalReport) -> String {
     use std::fmt::Write;
     let mut s = String::from("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>ShopAI evaluation</title><style>body{font-family:system-ui,sans-serif;max-width:1000px;margin:2rem auto;color:#1d232a}table{border-collapse:collapse;margin:1rem 0}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd}td.n{text-align:right;font-variant-numeric:tabular-nums}figcaption{font-weight:600}svg{width:100%;max-width:640px;background:#fafafa}</style><h1>Offline evaluation</h1>");
-    let _ = write!(s, "<p>Protocol: temporal 70/15/15, tuned on validation (model fit on train), reported on test (model re-fit on train+val). ALS factors {}, λ {}, α {}; fusion weights vector {}, collab {}, popularity {}.</p>",
-        r.tuned.factors, r.tuned.regularization, r.tuned.alpha, r.tuned.fusion.vector, r.tuned.fusion.collab, r.tuned.fusion.popularity);
+    let _ = write!(s, "<p>Protocol: {}; tuned on validation (model fit on train), reported on test (model re-fit on train+val). ALS factors {}, λ {}, α {}; fusion weights vector {}, collab {}, popularity {}.</p>",
+        esc(r.tuned.protocol.describe()), r.tuned.factors, r.tuned.regularization, r.tuned.alpha, r.tuned.fusion.vector, r.tuned.fusion.collab, r.tuned.fusion.popularity);
     let bars: Vec<(String, u64)> =
         r.headline.iter().map(|(k, m)| (k.clone(), (m.ndcg * 10000.0).round() as u64)).collect();
     s.push_str(&report::bars("Test NDCG@10 × 10⁴ (relevance: all)", &bars));
@@ -500,6 +537,8 @@ pub(crate) mod tests {
                 up_to: 4,
                 weights: FusionWeights { vector: 0.1, collab: 0.5, popularity: 0.8, item: 1.0, next: 2.0 },
             }],
+            // Recency-weighted histories (the stored history's order is the evaluated one).
+            history_half_life: 2.0,
             progress: false,
             eval: None,
             ease: Some((50.0, NEIGHBORS)),

@@ -7,7 +7,7 @@ use crate::data::dataset::Row;
 use rayon::prelude::*;
 use serde::Serialize;
 use shopai_core::metrics::{coverage_at, ndcg_at, precision_at, recall_at};
-use shopai_core::recommend::recent_items;
+use shopai_core::recommend::latest_first;
 use shopai_core::topk::TopK;
 use std::collections::{BTreeMap, HashSet};
 
@@ -28,9 +28,10 @@ pub struct EvalSet {
     pub users: Vec<u32>,
     /// H(u) per evaluated user (sorted item indices).
     pub history: Vec<Vec<u32>>,
-    /// H(u)'s latest distinct items per evaluated user, latest first
-    /// (`shopai_core::recommend::recent_items` of the time-ordered H rows).
-    pub recent: Vec<Vec<u32>>,
+    /// H(u)'s distinct items per evaluated user, latest visit first
+    /// (`shopai_core::recommend::latest_first` of the time-ordered H rows): what orders the
+    /// next-item source and the recency weights.
+    pub latest: Vec<Vec<u32>>,
     /// Relevant items per evaluated user.
     pub relevant: Vec<HashSet<u32>>,
     /// Catalog size.
@@ -43,7 +44,7 @@ impl EvalSet {
         EvalSet {
             users: positions.iter().map(|&p| self.users[p]).collect(),
             history: positions.iter().map(|&p| self.history[p].clone()).collect(),
-            recent: positions.iter().map(|&p| self.recent[p].clone()).collect(),
+            latest: positions.iter().map(|&p| self.latest[p].clone()).collect(),
             relevant: positions.iter().map(|&p| self.relevant[p].clone()).collect(),
             n_items: self.n_items,
         }
@@ -53,7 +54,7 @@ impl EvalSet {
 /// Build the evaluated users from history rows H and evaluated rows E.
 pub fn eval_set(n_users: usize, n_items: usize, h: &[Row], e: &[Row], variant: Variant) -> EvalSet {
     let sequences = crate::index::transitions::sequences(n_users, h, |_, _| true);
-    let mut recent: Vec<Vec<u32>> = sequences.iter().map(|s| recent_items(s, n_items)).collect();
+    let mut latest: Vec<Vec<u32>> = sequences.iter().map(|s| latest_first(s, n_items)).collect();
     let mut hist = sequences;
     hist.iter_mut().for_each(|v| v.sort_unstable());
     let mut rel: Vec<HashSet<u32>> = vec![HashSet::new(); n_users];
@@ -66,7 +67,7 @@ pub fn eval_set(n_users: usize, n_items: usize, h: &[Row], e: &[Row], variant: V
         (0..n_users as u32).filter(|&u| !hist[u as usize].is_empty() && !rel[u as usize].is_empty()).collect();
     EvalSet {
         history: users.iter().map(|&u| std::mem::take(&mut hist[u as usize])).collect(),
-        recent: users.iter().map(|&u| std::mem::take(&mut recent[u as usize])).collect(),
+        latest: users.iter().map(|&u| std::mem::take(&mut latest[u as usize])).collect(),
         relevant: users.iter().map(|&u| std::mem::take(&mut rel[u as usize])).collect(),
         users,
         n_items,

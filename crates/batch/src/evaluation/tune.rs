@@ -41,6 +41,10 @@ pub struct Grid {
     pub ease_lambda: Vec<f32>,
     /// Popularity half-lives in days (0 = plain counts).
     pub half_life_days: Vec<f32>,
+    /// Recency weighting of histories, half-lives in distinct items (0 = every item the same),
+    /// searched after the weights with them held, then the weights once more.
+    #[serde(default = "default_history_half_life")]
+    pub history_half_life: Vec<f32>,
     /// A fusion is only chosen if its validation coverage@10 is at least this fraction of the
     /// ALS-only model's: NDCG differences among blends are within noise on small validation sets,
     /// while a collapse of coverage onto popular items is not.
@@ -53,6 +57,10 @@ pub struct Grid {
 /// below the fusion without it from 0.1).
 fn default_next() -> Vec<f32> {
     vec![0.0, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0]
+}
+
+fn default_history_half_life() -> Vec<f32> {
+    vec![0.0, 1.0, 2.0, 4.0, 8.0, 16.0]
 }
 
 impl Default for Grid {
@@ -68,6 +76,7 @@ impl Default for Grid {
             next: default_next(),
             ease_lambda: vec![100.0, 300.0, 1000.0],
             half_life_days: vec![0.0, 30.0, 90.0, 365.0],
+            history_half_life: default_history_half_life(),
             min_relative_coverage: 0.9,
         }
     }
@@ -153,6 +162,8 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
     pb.finish_and_clear();
     let (best_f, m) =
         extend_fusion(exp, &set, grid, base, als, best_f, min_coverage, &mut fusion_trials, &mut edges, &hb)?;
+    let recency = Recency { exp, set: &set, grid, base, als, min_coverage, hb: &hb };
+    let (history_half_life, best_f, m, history_half_life_trials) = recency.tune(best_f, m, &mut edges)?;
     let with_ease = best_f.2.is_some() && best_f.1.item > 0.0;
     let (fusion_segments, val_ndcg_fusion) = fit_segments(&set, &m, grid, (best_f.0, best_f.1), with_ease, &hb);
     let uses_item = best_f.1.item > 0.0 || fusion_segments.iter().any(|s| s.weights.item > 0.0);
@@ -167,6 +178,9 @@ pub fn tune(exp: &Experiment, grid: &Grid, base: &BuildConfig, show: bool) -> Re
         ease_lambda: best_f.2.filter(|_| uses_item),
         ease_neighbors: None,
         popularity_half_life_days: best_f.3,
+        protocol: exp.protocol,
+        history_half_life,
+        history_half_life_trials,
         confidence: base.confidence,
         val_ndcg_als,
         val_ndcg_fusion,
@@ -200,6 +214,105 @@ fn varied(w: FusionWeights, field: fn(&mut FusionWeights) -> &mut f32, x: f32) -
     let mut v = w;
     *field(&mut v) = x;
     (v != w && (v.collab != 0.0 || v.item != 0.0 || v.next != 0.0)).then_some(v)
+}
+
+/// The recency weighting search: what it scores with.
+struct Recency<'a> {
+    exp: &'a Experiment,
+    set: &'a EvalSet,
+    grid: &'a Grid,
+    base: &'a BuildConfig,
+    als: AlsConfig,
+    min_coverage: f64,
+    hb: &'a progress::Heartbeat,
+}
+
+impl Recency<'_> {
+    /// The history half-life over its grid and past an edge, with the weights held (the bundle
+    /// is built once and re-scored per half-life); when one wins, each weight once more over its
+    /// grid. Returns the half-life (0: none), the best fusion, its matrix and every half-life's
+    /// validation NDCG@10.
+    #[allow(clippy::type_complexity)]
+    fn tune(
+        &self,
+        best: FusionBest,
+        m: SourceMatrix,
+        edges: &mut Vec<EdgeNote>,
+    ) -> Result<(f32, FusionBest, SourceMatrix, Vec<(f32, f64)>)> {
+        let values: Vec<f32> = self.grid.history_half_life.iter().copied().filter(|&h| h > 0.0).collect();
+        let mut trials = vec![(0.0, best.0)];
+        if values.is_empty() {
+            return Ok((0.0, best, m, trials));
+        }
+        let n_items = self.exp.data.item_ids.len();
+        let cfg = BuildConfig {
+            als: self.als,
+            ease: best.2.filter(|_| best.1.item > 0.0).map(|l| (l, NEIGHBORS)),
+            ..self.base.clone()
+        };
+        let bytes = SourceMatrix::bundle(self.exp, &self.exp.train, &cfg)?;
+        let pop = popularity(n_items, &self.exp.train, best.3);
+        let score = |h: f32| -> Result<(Option<f64>, f64, SourceMatrix)> {
+            let m = SourceMatrix::from_bundle(&bytes, self.set, h)?.with_popularity(&pop);
+            let r = m.report(self.set, best.1);
+            let admissible = r.at.get(&10).filter(|a| a.coverage >= self.min_coverage).map(|a| a.ndcg);
+            Ok((admissible, r.ndcg(10), m))
+        };
+        self.hb.step("history recency weighting", (values.len() + BUDGET) as u64);
+        let (mut chosen, mut top, mut matrix) = (0.0f32, best.0, None);
+        for &h in &values {
+            let (admissible, ndcg, mh) = score(h)?;
+            trials.push((h, ndcg));
+            self.hb.inc(Some(top));
+            if let Some(n) = admissible.filter(|&n| n > top) {
+                (chosen, top, matrix) = (h, n, Some(mh));
+            }
+        }
+        if chosen > 0.0 {
+            let mut found: Option<(f32, f64, SourceMatrix)> = None;
+            let r = extend(
+                Axis { name: "history_half_life", min: 0.25, max: 1e4, integer: false },
+                &values,
+                chosen,
+                top,
+                |h| {
+                    let (admissible, ndcg, mh) = score(h)?;
+                    trials.push((h, ndcg));
+                    self.hb.inc(None);
+                    if let Some(n) = admissible.filter(|&n| n > found.as_ref().map_or(top, |f| f.1)) {
+                        found = Some((h, n, mh));
+                    }
+                    Ok(admissible)
+                },
+            )?;
+            if let Some((h, t, note)) = r {
+                edges.push(note);
+                if t > top {
+                    if let Some((fh, _, fm)) = found.filter(|f| f.0 == h) {
+                        (chosen, top, matrix) = (fh, t, Some(fm));
+                    }
+                }
+            }
+        }
+        let Some(m) = matrix else { return Ok((0.0, best, m, trials)) };
+        // The weights once more over their grids, with the recency weighting in place.
+        let mut best = (top, best.1, best.2, best.3);
+        for (name, values, field) in weight_axes(self.grid) {
+            if name == "w_item" && best.2.is_none() {
+                continue;
+            }
+            for &x in values {
+                let Some(w) = varied(best.1, field, x) else { continue };
+                let r = m.report(self.set, w);
+                if let Some(n) = r.at.get(&10).filter(|a| a.coverage >= self.min_coverage).map(|a| a.ndcg) {
+                    if n > best.0 {
+                        (best.0, best.1) = (n, w);
+                    }
+                }
+            }
+        }
+        Ok((chosen, best, m, trials))
+    }
 }
 
 /// Validation users a history-length segment needs before it gets weights of its own.
@@ -479,7 +592,7 @@ mod tests {
         // 100 one-item histories whose relevant item only the next-item source ranks first, and
         // 100 six-item histories whose relevant item only ALS ranks first.
         let n = 30;
-        let mut set = EvalSet { users: vec![], history: vec![], recent: vec![], relevant: vec![], n_items: n };
+        let mut set = EvalSet { users: vec![], history: vec![], latest: vec![], relevant: vec![], n_items: n };
         let (mut collab, mut next) = (Vec::new(), Vec::new());
         for p in 0..200usize {
             let short = p < 100;
@@ -488,7 +601,7 @@ mod tests {
             let mut h: Vec<u32> = (1..=len).map(|d| ((p + d) % n) as u32).collect();
             h.sort_unstable();
             set.users.push(p as u32);
-            set.recent.push(h.iter().rev().take(3).copied().collect());
+            set.latest.push(h.iter().rev().copied().collect());
             set.history.push(h);
             set.relevant.push([relevant].into_iter().collect());
             for j in 0..n {
@@ -528,6 +641,55 @@ mod tests {
         let (none, same) = fit_segments(&short, &m, &Grid::default(), (0.5, global), false, &hb);
         assert!(none.is_empty(), "{none:?}");
         assert_eq!(same, 0.5);
+    }
+
+    /// 120 shoppers whose taste moves: 4 products of one group of 10, then 6 of the next group,
+    /// each step in its own time band (10 steps: training ends after 7, 4 old and 3 new).
+    fn drifting_tastes() -> Experiment {
+        let mut rows = Vec::new();
+        for step in 0..10usize {
+            for u in 0..120usize {
+                let item = if step < 4 {
+                    (u % 6) * 10 + (u * 3 + step * 7) % 10
+                } else {
+                    ((u + 1) % 6) * 10 + (u * 7 + (step - 4) * 3) % 10
+                };
+                rows.push((format!("u{u}"), format!("p{item}"), (step * 1000 + u) as i64));
+            }
+        }
+        let table = Interactions::from_rows(
+            rows.iter().enumerate().map(|(n, (u, i, t))| (u.as_str(), i.as_str(), 4.0, *t, n as u64)),
+        );
+        let catalog: Vec<Product> = (0..60)
+            .map(|i| Product { id: format!("p{i}"), title: format!("Product {i}"), ..Product::default() })
+            .collect();
+        Experiment::split(&table, &catalog)
+    }
+
+    #[test]
+    fn recency_weighting_is_chosen_where_tastes_move() {
+        let exp = drifting_tastes();
+        let grid = Grid {
+            factors: vec![8],
+            regularization: vec![0.5],
+            alpha: vec![1.0],
+            ease_lambda: vec![],
+            half_life_days: vec![0.0],
+            // Without the next-item source, which would follow the new group by itself.
+            next: vec![0.0],
+            ..Grid::default()
+        };
+        let base = BuildConfig::new(16, AlsConfig::default().iterations(5), false);
+        let tuned = tune(&exp, &grid, &base, false).expect("tune");
+        assert!(tuned.history_half_life > 0.0, "{:?}", tuned.history_half_life_trials);
+        let flat = tuned.history_half_life_trials[0];
+        assert_eq!(flat.0, 0.0);
+        assert!(tuned.val_ndcg_fusion > flat.1 + 0.05, "{} vs {:?}", tuned.val_ndcg_fusion, flat);
+        // The evaluation reads it back: the bundle scores with the same weighting.
+        assert_eq!(tuned.apply(&base).history_half_life, tuned.history_half_life);
+        // With 0 alone there is nothing to choose.
+        let none = tune(&exp, &Grid { history_half_life: vec![0.0], ..grid }, &base, false).expect("tune");
+        assert_eq!(none.history_half_life, 0.0);
     }
 
     #[test]

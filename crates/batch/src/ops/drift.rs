@@ -28,7 +28,7 @@ use crate::ops::monitor::{self, Entry};
 use crate::report::esc;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use shopai_core::recommend::{fuse, recent_items, recommend, source_scores, RecScratch};
+use shopai_core::recommend::{fuse, latest_first, recommend, source_scores, History, RecScratch};
 use shopai_core::search::Filter;
 use shopai_core::{Bundle, BundleView};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -463,7 +463,7 @@ pub fn live_ndcg(view: &BundleView<'_>, users: &[String], obs: &[Obs]) -> (f64, 
     let mut set = EvalSet {
         users: Vec::new(),
         history: Vec::new(),
-        recent: Vec::new(),
+        latest: Vec::new(),
         relevant: Vec::new(),
         n_items: view.n_items(),
     };
@@ -478,13 +478,14 @@ pub fn live_ndcg(view: &BundleView<'_>, users: &[String], obs: &[Obs]) -> (f64, 
         }
         set.users.push(u);
         set.history.push(h);
-        set.recent.push(recent_items(stored, view.n_items()));
+        set.latest.push(latest_first(stored, view.n_items()));
         set.relevant.push(items);
     }
     let mut scratch = RecScratch::default();
     let report = evaluate(&set, &[10], |pos, hist, out| {
         let w = view.manifest.fusion_for(hist.len());
-        if source_scores(view, hist, &set.recent[pos], &mut scratch).is_err() {
+        let history = History::from_latest_first(&set.latest[pos], view.manifest.history_half_life);
+        if source_scores(view, &history, &mut scratch).is_err() {
             out.fill(0.0);
             return;
         }

@@ -4,6 +4,7 @@
 use crate::assemble::BuildConfig;
 use crate::config::Config;
 use crate::data::factors;
+use crate::data::split::Protocol;
 use crate::evaluation::compare::{self, CompareRow};
 use crate::evaluation::offline::{self, EvalReport, Experiment, Tuned};
 use crate::evaluation::tune::{self, Grid};
@@ -13,11 +14,16 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 /// The protocol line recorded with the headline metrics in a manifest.
-const PROTOCOL: &str = "temporal 70/15/15, test, relevance all, K=10";
+fn protocol_line(p: Protocol) -> String {
+    match p {
+        Protocol::Temporal => "temporal 70/15/15, test, relevance all, K=10".into(),
+        Protocol::LeaveLastOut => "leave-last-out, test, relevance all, K=10".into(),
+    }
+}
 
 /// A processed folder split by the protocol, with the configured provider's item vectors.
-pub fn experiment(cfg: &Config, dir: &Path, progress: bool) -> Result<Experiment> {
-    let mut exp = Experiment::load(dir)?;
+pub fn experiment(cfg: &Config, dir: &Path, protocol: Protocol, progress: bool) -> Result<Experiment> {
+    let mut exp = Experiment::load(dir, protocol)?;
     super::embed::attach_vectors(cfg, &mut exp.data, progress)?;
     Ok(exp)
 }
@@ -37,15 +43,24 @@ pub fn read_tuned(path: &Path) -> Result<Tuned> {
 
 /// Evaluate the parameters in `tuned` (default `<out_dir>/tuned.json`; built-in defaults when
 /// absent) on the processed folder `dir`; writes `<out_dir>/eval.json` and `eval.html`.
-pub fn evaluate(cfg: &Config, dir: &Path, tuned: Option<PathBuf>, dims: usize, progress: bool) -> Result<EvalReport> {
-    let exp = experiment(cfg, dir, progress)?;
+/// The split is `protocol`, else the one `tuned` was chosen on.
+pub fn evaluate(
+    cfg: &Config,
+    dir: &Path,
+    tuned: Option<PathBuf>,
+    protocol: Option<Protocol>,
+    dims: usize,
+    progress: bool,
+) -> Result<EvalReport> {
     let path = tuned.unwrap_or_else(|| cfg.paths.out_dir.join("tuned.json"));
-    let tuned = if path.exists() {
+    let mut tuned = if path.exists() {
         read_tuned(&path)?
     } else {
         log::info("no tuned.json; evaluating built-in defaults", serde_json::json!({"looked_for": path}));
         Tuned::defaults()
     };
+    tuned.protocol = protocol.unwrap_or(tuned.protocol);
+    let exp = experiment(cfg, dir, tuned.protocol, progress)?;
     let report = offline::run(&exp, &tuned, &BuildConfig::new(dims, tuned.als(), progress), progress)?;
     write_atomic(&cfg.paths.out_dir.join("eval.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
     write_atomic(&cfg.paths.out_dir.join("eval.html"), offline::html(&report).as_bytes())?;
@@ -64,7 +79,7 @@ pub fn compare_factors(
     progress: bool,
 ) -> Result<(Tuned, Vec<CompareRow>, PathBuf)> {
     let imported = factors::read(factors_path)?;
-    let exp = experiment(cfg, dir, progress)?;
+    let exp = experiment(cfg, dir, Protocol::Temporal, progress)?;
     let path = tuned.unwrap_or_else(|| cfg.paths.out_dir.join("tuned.json"));
     let tuned = if path.exists() { read_tuned(&path)? } else { Tuned::defaults() };
     let base = tuned.apply(&BuildConfig::new(dims, tuned.als(), progress));
@@ -76,14 +91,15 @@ pub fn compare_factors(
 
 /// The part of an evaluation report that goes into a bundle's manifest.
 pub fn manifest_eval(r: &EvalReport) -> serde_json::Value {
-    serde_json::json!({"protocol": PROTOCOL, "metrics": r.headline, "val_ndcg_at_10": r.tuned.val_ndcg_fusion})
+    serde_json::json!({"protocol": protocol_line(r.tuned.protocol), "metrics": r.headline, "val_ndcg_at_10": r.tuned.val_ndcg_fusion})
 }
 
 /// [`manifest_eval`] of an `eval.json` written earlier.
 pub fn manifest_eval_from_file(path: &Path) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let protocol = serde_json::from_value(v["tuned"]["protocol"].clone()).unwrap_or_default();
     Ok(
-        serde_json::json!({"protocol": PROTOCOL, "metrics": v["headline"], "val_ndcg_at_10": v["tuned"]["val_ndcg_fusion"]}),
+        serde_json::json!({"protocol": protocol_line(protocol), "metrics": v["headline"], "val_ndcg_at_10": v["tuned"]["val_ndcg_fusion"]}),
     )
 }

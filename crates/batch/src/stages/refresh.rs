@@ -10,6 +10,7 @@
 
 use crate::assemble::{build_bundle, BuildConfig};
 use crate::config::Config;
+use crate::data::split::Protocol;
 use crate::evaluation::offline::{self, Experiment, Tuned};
 use crate::evaluation::tune;
 use crate::io::fs::write_atomic;
@@ -137,7 +138,7 @@ pub fn run(args: Args, cfg: &Config, progress: bool) -> Result<()> {
         return Ok(());
     }
     let dir = PathBuf::from(&s.dir);
-    let mut exp = Experiment::load(&dir)?;
+    let mut exp = Experiment::load(&dir, Protocol::Temporal)?;
     let embed = attach_vectors(cfg, &mut exp.data, progress)?;
     let now: BTreeMap<String, String> =
         exp.data.item_ids.iter().cloned().zip(exp.data.texts.iter().map(|t| text_hash(t))).collect();

@@ -4,6 +4,7 @@ use super::bundle::BuildSummary;
 use super::ingest::{IngestInput, IngestSummary};
 use crate::assemble::BuildConfig;
 use crate::config::Config;
+use crate::data::split::Protocol;
 use crate::evaluation::protocol::AtK;
 use crate::evaluation::tune::Grid;
 use crate::index::vectors::IndexOptions;
@@ -51,7 +52,7 @@ pub fn run(cfg: &Config, input: RunInput) -> Result<RunSummary> {
     log::info("EDA", serde_json::json!({"report": cfg.paths.out_dir.join("eda.html"), "sparsity": e.sparsity}));
     let sp = super::split::split(&dir)?;
     log::info("split", serde_json::json!({"rows": sp.rows}));
-    let exp = super::evaluate::experiment(cfg, &dir, progress)?;
+    let exp = super::evaluate::experiment(cfg, &dir, Protocol::Temporal, progress)?;
     let grid = if input.quick_tune {
         let als = &input.base.als;
         Grid {
@@ -66,7 +67,7 @@ pub fn run(cfg: &Config, input: RunInput) -> Result<RunSummary> {
     let tuned_path = cfg.paths.out_dir.join("tuned.json");
     let tuned = super::evaluate::tune(&exp, &grid, &input.base, &tuned_path)?;
     log::info("tuned", serde_json::json!({"fusion": tuned.fusion, "val_ndcg": tuned.val_ndcg_fusion}));
-    let report = super::evaluate::evaluate(cfg, &dir, Some(tuned_path), input.base.dims, progress)?;
+    let report = super::evaluate::evaluate(cfg, &dir, Some(tuned_path), None, input.base.dims, progress)?;
     log::info("evaluated", serde_json::json!({"report": cfg.paths.out_dir.join("eval.html")}));
     let bc = BuildConfig {
         out: input.out,
