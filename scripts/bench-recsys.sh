@@ -8,6 +8,9 @@
 # Prints markdown tables (docs/BENCHMARKS.md) and keeps every JSON under out/bench-recsys/.
 # usage: scripts/bench-recsys.sh [ml-100k|amazon-gift-cards-2018|amazon-scientific-unisrec ...]
 #   FULL_EASE=1 also evaluates the tuned model with whole EASE rows instead of the top 100.
+#   PROTOCOL=leave-last-out splits each user's last row to test and the one before to validation
+#   (the published protocol of sequential recommenders) for ShopAI and the peers alike; results go
+#   to out/bench-recsys/<set>-leave-last-out.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$SHOPAI_ROOT"
@@ -20,6 +23,12 @@ PY="$SHOPAI_PYTHON"
 sets=("$@")
 [ ${#sets[@]} -gt 0 ] || sets=(ml-100k amazon-gift-cards-2018 amazon-scientific-unisrec)
 mkdir -p "$OUT"
+protocol="${PROTOCOL:-temporal}"
+case "$protocol" in
+  temporal) suffix="" peer_protocol=() ;;
+  leave-last-out) suffix="-leave-last-out" peer_protocol=(--leave-last-out) ;;
+  *) die "PROTOCOL must be temporal or leave-last-out, not $protocol" ;;
+esac
 for s in "${sets[@]}"; do
   case "$s" in
     ml-100k) bash scripts/fetch-demo-data.sh
@@ -27,18 +36,18 @@ for s in "${sets[@]}"; do
     *)       [ -f "$OUT/devsets/$s/ratings.tsv" ] || "$PY" scripts/bench/devsets.py "$SHARED" "$OUT/devsets" >&2
              ratings="$OUT/devsets/$s/ratings.tsv" catalog="$OUT/devsets/$s/catalog.jsonl" ;;
   esac
-  w="$OUT/$s"
+  w="$OUT/$s$suffix"
   rm -rf "$w" && mkdir -p "$w"
   export SHOPAI_DATA_DIR="$w/data" SHOPAI_OUT_DIR="$w"
   step "$s: ShopAI ingest → tune → evaluate"
   "$SHOPAI_BIN" ingest --ratings "$ratings" --catalog "$catalog" > "$w/ingest.json"
   start=$(date +%s)
-  "$SHOPAI_BIN" tune > "$w/tune-summary.json"
+  "$SHOPAI_BIN" tune --protocol "$protocol" > "$w/tune-summary.json"
   "$SHOPAI_BIN" evaluate > "$w/evaluate-summary.json"
   echo "{\"tune_and_evaluate_s\": $(( $(date +%s) - start ))}" > "$w/time.json"
   als=$("$PY" -c "import json; t=json.load(open('$w/tuned.json')); print('%d,%g,%g' % (t['factors'], t['regularization'], t['alpha']))")
   step "$s: peers (implicit 0.7.3, EASE, item-kNN, popularity), plus implicit at ShopAI's ALS $als"
-  "$PY" scripts/bench/recsys_peers.py "$ratings" "$catalog" --als "$als" > "$w/peers.json"
+  "$PY" scripts/bench/recsys_peers.py "$ratings" "$catalog" --als "$als" ${peer_protocol[@]+"${peer_protocol[@]}"} > "$w/peers.json"
   step "$s: ShopAI ALS at implicit's best setting"
   "$PY" - "$w" <<'PY'
 import json, sys
@@ -57,4 +66,4 @@ PY
     SHOPAI_OUT_DIR="$w/full-ease" "$SHOPAI_BIN" evaluate --quiet --tuned "$w/tuned-full-ease.json" > /dev/null
   fi
 done
-"$PY" scripts/bench/recsys_tables.py "$OUT" "${sets[@]}"
+"$PY" scripts/bench/recsys_tables.py "$OUT" $(for s in "${sets[@]}"; do echo "$s$suffix"; done)

@@ -5,10 +5,14 @@ row count), duplicates collapse only in the binary matrices, an item already in 
 relevant. Item order (the tie-break) = catalog order, then first appearance in the ratings — the
 order ShopAI uses. Tuned on validation NDCG@10 ("all"), reported on test refit on train+val.
 
-usage: recsys_peers.py RATINGS.tsv CATALOG [--als f,reg,alpha ...] [--quick] > peers.json
+usage: recsys_peers.py RATINGS.tsv CATALOG [--als f,reg,alpha ...] [--quick] [--leave-last-out]
+                      [--als-seeds 0,1,2] > peers.json
   RATINGS: tab-separated with a header: user, item, rating, timestamp (RecBole .inter or devsets.py)
   CATALOG: ml-100k.item-style TSV (first column = id) or JSON lines with "asin"
   --als:   extra ALS settings evaluated as given (e.g. ShopAI's tuned ones), beside the grid.
+  --als-seeds 0,1,…: only the --als settings, once per seed (test NDCG@10), for parity in the mean.
+  --leave-last-out: each user's last row is the test, the one before validation (the published
+           protocol of sequential recommenders, e.g. UniSRec on amazon-scientific-unisrec).
 """
 import json
 import sys
@@ -28,6 +32,8 @@ args = sys.argv[1:]
 ratings_path, catalog_path = args[0], args[1]
 extra_als = [tuple(float(x) for x in args[i + 1].split(",")) for i, a in enumerate(args) if a == "--als"]
 quick = "--quick" in args
+loo = "--leave-last-out" in args
+als_seeds = [int(x) for i, a in enumerate(args) if a == "--als-seeds" for x in args[i + 1].split(",")]
 
 
 def log(*a):
@@ -53,8 +59,24 @@ with open(ratings_path) as f:
 n_users, n_items = len(user_index), len(item_index)
 rows.sort(key=lambda x: (x[3], x[4]))
 n = len(rows)
-a, b = int(np.floor(0.70 * n)), int(np.floor(0.85 * n))
-train, val, test, trainval = rows[:a], rows[a:b], rows[b:], rows[:b]
+if loo:
+    # Leave-last-out (SASRec/UniSRec's protocol): per user in time order, last → test, the one
+    # before → validation, the rest → train (a user with 2 rows: train + test; 1 row: train).
+    by_user = {}
+    for r in rows:
+        by_user.setdefault(r[0], []).append(r)
+    train, val, test = [], [], []
+    for seq in by_user.values():
+        if len(seq) >= 3:
+            train += seq[:-2]; val.append(seq[-2]); test.append(seq[-1])
+        elif len(seq) == 2:
+            train.append(seq[0]); test.append(seq[1])
+        else:
+            train += seq
+    trainval = train + val
+else:
+    a, b = int(np.floor(0.70 * n)), int(np.floor(0.85 * n))
+    train, val, test, trainval = rows[:a], rows[a:b], rows[b:], rows[:b]
 
 
 def matrix(part):
@@ -123,9 +145,9 @@ def pop_fit(X):
     return lambda users: np.tile(cnt, (len(users), 1))
 
 
-def als_fit(X, factors, reg, alpha, iters=15):
+def als_fit(X, factors, reg, alpha, iters=15, seed=SEED):
     m = AlternatingLeastSquares(factors=int(factors), regularization=reg, alpha=alpha, iterations=iters,
-                                random_state=SEED, num_threads=THREADS)
+                                random_state=seed, num_threads=THREADS)
     with threadpoolctl.threadpool_limits(1, "blas"):
         m.fit(X, show_progress=False)
     U, V = m.user_factors.astype(np.float64), m.item_factors.astype(np.float64)
@@ -149,7 +171,7 @@ def ease_fit(X, lam):
 
 
 X_tr, X_tv = matrix(train), matrix(trainval)
-result = {"data": {"rows": n, "distinct_pairs_all": int(matrix(rows).nnz), "users": n_users, "items": n_items,
+result = {"data": {"protocol": "leave-last-out" if loo else "temporal", "rows": n, "distinct_pairs_all": int(matrix(rows).nnz), "users": n_users, "items": n_items,
                    "split_rows": [len(train), len(val), len(test)],
                    "eval_users": {f"{k[0]}/{k[1]}": len(v[0]) for k, v in SETS.items()}},
           "models": {}}
@@ -169,6 +191,16 @@ def tune(name, fit, grid, label):
     log(name, "best", best, "test", result["models"][name]["test"]["all"])
 
 
+if als_seeds:
+    # Only the --als settings, once per seed: test NDCG@10 ("all"), model fit on train + val.
+    out = {}
+    for p in extra_als:
+        for sd in als_seeds:
+            v = evaluate(als_fit(X_tv, *p, seed=sd), "test", ("all",))["all"]["NDCG@10"]
+            out.setdefault("%g,%g,%g" % p, {})[sd] = v
+            log("als", p, "seed", sd, "test NDCG@10 %.4f" % v)
+    print(json.dumps({"data": result["data"], "als_seeds": out}, indent=1))
+    sys.exit(0)
 result["models"]["popularity"] = {"params": {}, "val": evaluate(pop_fit(X_tr), "val"),
                                   "test": evaluate(pop_fit(X_tv), "test")}
 log("popularity", result["models"]["popularity"]["test"]["all"])

@@ -2,7 +2,8 @@
 // (user, item) rows"): every input row is split, duplicates collapse afterwards. A generated log
 // with re-purchases and timestamp ties is scored by ShopAI (`split` and `evaluate`, under two
 // ingest duplicate policies) and by an independent Python re-implementation of the peers'
-// protocol.py; popularity must agree to 4 decimals, with the same evaluated users.
+// protocol.py; popularity must agree to 4 decimals, with the same evaluated users — under the
+// temporal split and under leave-last-out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -22,11 +23,27 @@ with open(sys.argv[1]) as f:
         u, i, r, t = line.rstrip("\n").split("\t")
         rows.append((int(u), int(i), float(r), float(t)))
 items = sorted(int(l.split("\t")[0]) for l in open(sys.argv[2]).read().splitlines()[1:])
-def run(rows):
+def temporal(rows):
     order = sorted(range(len(rows)), key=lambda k: (rows[k][3], k))
     s = [rows[k] for k in order]
     n = len(s); a = math.floor(0.70 * n); b = math.floor(0.85 * n)
-    train, val, test = s[:a], s[a:b], s[b:]
+    return s[:a], s[a:b], s[b:]
+def leave_last_out(rows):  # per user in (time, file) order: last → test, the one before → val
+    by = {}
+    for k, r in enumerate(rows):
+        by.setdefault(r[0], []).append(k)
+    train, val, test = [], [], []
+    for ks in by.values():
+        ks.sort(key=lambda k: (rows[k][3], k))
+        if len(ks) >= 3:
+            train += ks[:-2]; val.append(ks[-2]); test.append(ks[-1])
+        elif len(ks) == 2:
+            train.append(ks[0]); test.append(ks[1])
+        else:
+            train += ks
+    return [rows[k] for k in train], [rows[k] for k in val], [rows[k] for k in test]
+def run(rows, split=temporal):
+    train, val, test = split(rows)
     out = {}
     for name, H, E in (("val", train, val), ("test", train + val, test)):
         pairs = {(u, i) for u, i, _, _ in H}
@@ -57,7 +74,8 @@ seen = set(); first = []
 for r in rows:  # the drift the protocol forbids: collapse duplicates before the split
     if (r[0], r[1]) not in seen:
         seen.add((r[0], r[1])); first.append(r)
-print(json.dumps({"protocol": run(rows), "dedup_first": run(first), "rows": len(rows), "pairs": len(first)}))
+print(json.dumps({"protocol": run(rows), "dedup_first": run(first), "leave_last_out": run(rows, leave_last_out),
+                  "rows": len(rows), "pairs": len(first)}))
 `;
 
 function fixture(dir) {
@@ -126,5 +144,16 @@ test('popularity on a log with repeated pairs equals the independent reference, 
       const m = row.at['10'];
       assert.deepEqual(fmt([m.precision, m.recall, m.ndcg, m.coverage, row.users]), fmt(reference.protocol[`${split}/${rel}`]), `${policy} evaluate ${split}/${rel}`);
     }
+    // The leave-last-out protocol (sequential recommenders' published one) on the same rows.
+    run('evaluate', '--quiet', '--protocol', 'leave-last-out');
+    const loo = JSON.parse(readFileSync(join(dir, 'out/eval.json'), 'utf8'));
+    assert.equal(loo.tuned.protocol, 'leave-last-out');
+    assert.ok(!loo.rows.some((r) => r.split.startsWith('test-segment')), 'no test periods under leave-last-out');
+    for (const [split, rel] of [['val', 'all'], ['test', 'all'], ['test', 'pos']]) {
+      const row = loo.rows.find((r) => r.model === 'popularity' && r.split === split && r.relevance === rel).report;
+      const m = row.at['10'];
+      assert.deepEqual(fmt([m.precision, m.recall, m.ndcg, m.coverage, row.users]), fmt(reference.leave_last_out[`${split}/${rel}`]), `${policy} leave-last-out ${split}/${rel}`);
+    }
   }
+  assert.notDeepEqual(reference.leave_last_out['test/all'], reference.protocol['test/all'], 'the two protocols differ on the fixture');
 });
