@@ -43,18 +43,17 @@ pub fn recent_items(history_oldest_first: &[u32], n_items: usize) -> Vec<u32> {
 
 /// A history's distinct catalog items (indices `< n_items`), latest visit first.
 pub fn latest_first(history_oldest_first: &[u32], n_items: usize) -> Vec<u32> {
-    // (item, places back from the end), the first of each item kept, then back in rank order.
-    let mut ranked: Vec<(u32, usize)> = history_oldest_first
-        .iter()
-        .rev()
-        .enumerate()
-        .filter(|&(_, &i)| (i as usize) < n_items)
-        .map(|(back, &i)| (i, back))
-        .collect();
-    ranked.sort_unstable();
-    ranked.dedup_by_key(|p| p.0);
-    ranked.sort_unstable_by_key(|p| p.1);
-    ranked.into_iter().map(|p| p.0).collect()
+    // A bit per catalog item (no hashing, no sort: both cost the npm `.wasm` kilobytes).
+    let mut seen = vec![0u64; n_items.div_ceil(64)];
+    let mut latest = Vec::new();
+    for &i in history_oldest_first.iter().rev() {
+        let (word, bit) = (i as usize / 64, 1u64 << (i % 64));
+        if (i as usize) < n_items && seen[word] & bit == 0 {
+            seen[word] |= bit;
+            latest.push(i);
+        }
+    }
+    latest
 }
 
 /// The weight of the history item `rank` places back from the latest (0 = the latest) under a
@@ -88,14 +87,17 @@ impl History {
 
     /// From distinct items latest first ([`latest_first`]).
     pub fn from_latest_first(latest: &[u32], half_life: f32) -> Self {
-        let mut ranked: Vec<(u32, f32)> =
-            latest.iter().enumerate().map(|(rank, &i)| (i, recency_weight(rank, half_life))).collect();
-        ranked.sort_unstable_by_key(|&(i, _)| i);
-        Self {
-            items: ranked.iter().map(|&(i, _)| i).collect(),
-            weights: ranked.iter().map(|&(_, w)| w).collect(),
-            recent: latest.iter().take(RECENT).copied().collect(),
+        let mut items = latest.to_vec();
+        items.sort_unstable();
+        let mut weights = vec![1.0; items.len()];
+        if half_life > 0.0 {
+            for (rank, i) in latest.iter().enumerate() {
+                if let Ok(pos) = items.binary_search(i) {
+                    weights[pos] = recency_weight(rank, half_life);
+                }
+            }
         }
+        Self { items, weights, recent: latest.iter().take(RECENT).copied().collect() }
     }
 }
 
