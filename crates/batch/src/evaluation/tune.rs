@@ -559,6 +559,10 @@ fn extend_fusion(
             }
         }
     }
+    // The matrix scores the chosen popularity: the search past the half-life's edge left it with
+    // the last value it tried (before this, per-length weights were fit on that one).
+    let m = m.with_popularity(&popularity(n_items, &exp.train, best.3));
+    debug_assert_eq!(admissible(&m.report(set, best.1)), Some(best.0));
     Ok((best, m))
 }
 
