@@ -572,6 +572,17 @@ mod tests {
     use crate::data::catalog::Product;
     use crate::data::ratings::Interactions;
 
+    /// (user, product, time) rows over products p0…p59, split by the temporal protocol.
+    fn sixty_products(rows: &[(String, String, i64)]) -> Experiment {
+        let table = Interactions::from_rows(
+            rows.iter().enumerate().map(|(n, (u, i, t))| (u.as_str(), i.as_str(), 4.0, *t, n as u64)),
+        );
+        let catalog: Vec<Product> = (0..60)
+            .map(|i| Product { id: format!("p{i}"), title: format!("Product {i}"), ..Product::default() })
+            .collect();
+        Experiment::split(&table, &catalog)
+    }
+
     /// 90 shoppers each walk 8 steps along a ring of 60 products (p, p+1, …), all of them at step
     /// k in the same time band: validation holds each walk's next step after training.
     fn walks() -> Experiment {
@@ -582,13 +593,7 @@ mod tests {
                 rows.push((format!("u{u}"), format!("p{item}"), (step * 1000 + u) as i64));
             }
         }
-        let table = Interactions::from_rows(
-            rows.iter().enumerate().map(|(n, (u, i, t))| (u.as_str(), i.as_str(), 4.0, *t, n as u64)),
-        );
-        let catalog: Vec<Product> = (0..60)
-            .map(|i| Product { id: format!("p{i}"), title: format!("Product {i}"), ..Product::default() })
-            .collect();
-        Experiment::split(&table, &catalog)
+        sixty_products(&rows)
     }
 
     #[test]
@@ -661,13 +666,7 @@ mod tests {
                 rows.push((format!("u{u}"), format!("p{item}"), (step * 1000 + u) as i64));
             }
         }
-        let table = Interactions::from_rows(
-            rows.iter().enumerate().map(|(n, (u, i, t))| (u.as_str(), i.as_str(), 4.0, *t, n as u64)),
-        );
-        let catalog: Vec<Product> = (0..60)
-            .map(|i| Product { id: format!("p{i}"), title: format!("Product {i}"), ..Product::default() })
-            .collect();
-        Experiment::split(&table, &catalog)
+        sixty_products(&rows)
     }
 
     #[test]
