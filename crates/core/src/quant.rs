@@ -108,25 +108,62 @@ impl<'a> QuantView<'a> {
     /// `(row(i) − mean) · x`: the hot-path form; add `mean · x` once per query.
     #[inline]
     pub fn dot_f32_centered(&self, i: usize, x: &[f32]) -> f32 {
-        // Eight independent lanes summed in index order, then the tail: chunked slices (no index
-        // arithmetic, no bounds checks) so LLVM turns the lanes into SIMD (AVX/SSE natively,
-        // simd128 on wasm) without reordering any sum.
-        let row = self.row(i);
-        let x = &x[..row.len()];
-        let (rc, xc) = (row.chunks_exact(8), x.chunks_exact(8));
-        let (rt, xt) = (rc.remainder(), xc.remainder());
-        let mut acc = [0f32; 8];
-        for (r, v) in rc.zip(xc) {
-            for l in 0..8 {
-                acc[l] += r[l] as f32 * v[l];
+        centered_dot(self.row(i), x) * self.scales[i]
+    }
+
+    /// `out[i] = dot_f32_centered(i, x) + add` for every row, bit for bit: the whole-catalog scan
+    /// of a recommendation. On x86-64 CPUs with AVX2 (detected at run time) the same loop is
+    /// compiled for 256-bit registers — eight lanes in one, the same multiplies and adds in the
+    /// same order (no fused multiply-add), so every machine and the wasm build score alike.
+    pub fn scan_centered(&self, x: &[f32], add: f32, out: &mut [f32]) {
+        #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 was just detected.
+                return unsafe { scan_centered_avx2(self, x, add, out) };
             }
         }
-        let mut tail = 0f32;
-        for (&r, &v) in rt.iter().zip(xt) {
-            tail += r as f32 * v;
-        }
-        (acc.iter().sum::<f32>() + tail) * self.scales[i]
+        scan_centered_body(self, x, add, out);
     }
+}
+
+/// The loop of [`QuantView::scan_centered`], inlined into each compiled variant.
+#[inline(always)]
+fn scan_centered_body(m: &QuantView<'_>, x: &[f32], add: f32, out: &mut [f32]) {
+    if m.dim == 0 {
+        return out.iter_mut().for_each(|o| *o = add);
+    }
+    let x = &x[..m.dim];
+    for ((o, row), &scale) in out.iter_mut().zip(m.codes.chunks_exact(m.dim)).zip(m.scales) {
+        *o = centered_dot(row, x) * scale + add;
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+#[target_feature(enable = "avx2")]
+unsafe fn scan_centered_avx2(m: &QuantView<'_>, x: &[f32], add: f32, out: &mut [f32]) {
+    scan_centered_body(m, x, add, out);
+}
+
+/// `row · x` over eight independent lanes summed in index order, then the tail: chunked slices
+/// (no index arithmetic, no bounds checks) so LLVM turns the lanes into SIMD (SSE or AVX natively,
+/// simd128 on wasm) without reordering any sum.
+#[inline(always)]
+fn centered_dot(row: &[i8], x: &[f32]) -> f32 {
+    let x = &x[..row.len()];
+    let (rc, xc) = (row.chunks_exact(8), x.chunks_exact(8));
+    let (rt, xt) = (rc.remainder(), xc.remainder());
+    let mut acc = [0f32; 8];
+    for (r, v) in rc.zip(xc) {
+        for l in 0..8 {
+            acc[l] += r[l] as f32 * v[l];
+        }
+    }
+    let mut tail = 0f32;
+    for (&r, &v) in rt.iter().zip(xt) {
+        tail += r as f32 * v;
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// The fastest exact int8 dot product this CPU supports (chosen once per call site, e.g. once per
@@ -287,9 +324,13 @@ mod tests {
             let m = QuantMatrix::from_f32(&v, dim);
             let x: Vec<f32> = (0..dim).map(|i| ((i * 104729) % 997) as f32 / 101.0 - 4.9).collect();
             let view = m.view();
-            for r in 0..3 {
+            let mut scan = vec![0f32; 3];
+            view.scan_centered(&x, 0.25, &mut scan);
+            for (r, scanned) in scan.iter().enumerate() {
                 let want = reference(view.row(r), &x, view.scales[r]);
                 assert_eq!(view.dot_f32_centered(r, &x).to_bits(), want.to_bits(), "dim {dim} row {r}");
+                // The scan (AVX2 where the CPU has it) adds the same terms in the same order.
+                assert_eq!(scanned.to_bits(), (want + 0.25).to_bits(), "scan, dim {dim} row {r}");
             }
         }
     }
