@@ -240,6 +240,11 @@ pub struct FusionWeights {
     /// it keep their bytes).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub next: f32,
+    /// Weight of content similarity for items with few interactions (the content z-score scaled
+    /// by `1 / (1 + interactions)`, [`crate::recommend::cold_factor`]): how much more the text
+    /// counts where the collaborative sources know little. Not written when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cold: f32,
 }
 
 /// Fusion weights for the histories of up to `up_to` distinct items that no earlier segment
@@ -274,7 +279,7 @@ fn is_zero(x: &f32) -> bool {
 
 impl Default for FusionWeights {
     fn default() -> Self {
-        Self { vector: 0.3, collab: 1.0, popularity: 0.1, item: 0.0, next: 0.0 }
+        Self { vector: 0.3, collab: 1.0, popularity: 0.1, item: 0.0, next: 0.0, cold: 0.0 }
     }
 }
 
@@ -1344,9 +1349,9 @@ mod tests {
         assert!(section_table(&bytes).iter().all(|(k, _, _)| *k != SectionKind::ItemNext));
         // A manifest without a next-item weight is the manifest bundles had before it existed.
         let json = serde_json::to_string(&b.manifest().fusion).expect("json");
-        assert!(!json.contains("next"), "{json}");
+        assert!(!json.contains("next") && !json.contains("cold"), "{json}");
         let read: FusionWeights = serde_json::from_str(r#"{"vector":0.3,"collab":1,"popularity":0.1}"#).expect("old");
-        assert_eq!(read.next, 0.0);
+        assert_eq!((read.next, read.cold), (0.0, 0.0));
         parts.manifest.fusion.next = 0.5;
         let json = serde_json::to_string(&parts.manifest.fusion).expect("json");
         assert!(json.contains(r#""next":0.5"#), "{json}");
@@ -1357,7 +1362,7 @@ mod tests {
 
     #[test]
     fn fusion_weights_follow_the_history_length_segment() {
-        let w = |x: f32| FusionWeights { vector: x, collab: 1.0, popularity: 0.0, item: 0.0, next: 0.0 };
+        let w = |x: f32| FusionWeights { vector: x, collab: 1.0, popularity: 0.0, item: 0.0, next: 0.0, cold: 0.0 };
         let mut m = Manifest { fusion: w(0.0), ..Manifest::default() };
         assert_eq!(m.fusion_for(3), w(0.0));
         assert!(!serde_json::to_string(&m).expect("json").contains("fusion_segments"));

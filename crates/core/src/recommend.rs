@@ -24,6 +24,17 @@ pub struct ScoreParts {
     pub item: f32,
     /// Next-item score (z-score): how often the item followed the history's latest items.
     pub next: f32,
+    /// Content similarity for items with few interactions: `vector × cold_factor(interactions)`.
+    pub cold: f32,
+}
+
+/// How much of its content score an item with `interactions` training interactions (the
+/// bundle's popularity counts) keeps in the cold source: `1 / (1 + interactions)` — all of it
+/// for an item no one has touched, half for one, a tenth for nine. Evaluation scales by the same
+/// function, so tuned and served scores agree bit for bit.
+#[inline]
+pub fn cold_factor(interactions: f32) -> f32 {
+    1.0 / (1.0 + interactions.max(0.0))
 }
 
 /// How many of the history's latest distinct items the next-item source follows.
@@ -108,7 +119,8 @@ pub struct Recommendation {
     pub item: u32,
     /// Fused score.
     pub score: f32,
-    /// Score per source, before weighting.
+    /// Score per source, before weighting (0 for the content, cold and ALS sources when the
+    /// weights give them 0: they are not computed then).
     pub parts: ScoreParts,
     /// History items that contributed most ("because you liked …"), best first.
     pub because: Vec<u32>,
@@ -132,6 +144,7 @@ pub struct RecScratch {
     popularity: Vec<f32>,
     item: Vec<f32>,
     next: Vec<f32>,
+    cold: Vec<f32>,
     top: TopK,
 }
 
@@ -156,6 +169,10 @@ impl RecScratch {
     pub fn next(&self) -> &[f32] {
         &self.next
     }
+    /// Cold-item content scores from the last [`source_scores`] call.
+    pub fn cold(&self) -> &[f32] {
+        &self.cold
+    }
     /// Every source's standardized score of item `i` from the last [`source_scores`] call.
     pub fn parts(&self, i: usize) -> ScoreParts {
         ScoreParts {
@@ -164,6 +181,7 @@ impl RecScratch {
             popularity: self.popularity[i],
             item: self.item[i],
             next: self.next[i],
+            cold: self.cold[i],
         }
     }
 }
@@ -173,6 +191,20 @@ impl RecScratch {
 /// [`History::weights`] entry in the fold-in, the centroid and the item-to-item sum; the
 /// next-item source follows [`History::recent`].
 pub fn source_scores(view: &BundleView<'_>, history: &History, scratch: &mut RecScratch) -> Result<()> {
+    let every = FusionWeights { vector: 1.0, collab: 1.0, popularity: 1.0, item: 1.0, next: 1.0, cold: 1.0 };
+    weighed_source_scores(view, history, &every, scratch)
+}
+
+/// [`source_scores`] for the sources `w` weighs: the two whole-catalog scans (the ALS fold-in
+/// and the content centroid, which the cold source scales) are skipped, their scores left at 0,
+/// when `w` weighs them 0 — their
+/// terms in [`fuse`] are 0 either way, so the ranking is the same, at a fraction of the cost.
+fn weighed_source_scores(
+    view: &BundleView<'_>,
+    history: &History,
+    w: &FusionWeights,
+    scratch: &mut RecScratch,
+) -> Result<()> {
     let n = view.n_items();
     let k = view.factors.dim;
     scratch.collab.resize(n, 0.0);
@@ -180,12 +212,14 @@ pub fn source_scores(view: &BundleView<'_>, history: &History, scratch: &mut Rec
     scratch.popularity.resize(n, 0.0);
     scratch.item.resize(n, 0.0);
     scratch.next.resize(n, 0.0);
+    scratch.cold.resize(n, 0.0);
     popularity_source(view.popularity, &mut scratch.popularity);
     scratch.item.fill(0.0);
     next_scores(&history.recent, |i| view.next_of(i), &mut scratch.next);
+    scratch.collab.fill(0.0);
+    scratch.vector.fill(0.0);
+    scratch.cold.fill(0.0);
     if history.items.is_empty() {
-        scratch.collab.fill(0.0);
-        scratch.vector.fill(0.0);
         return Ok(());
     }
     let weighted = || history.items.iter().copied().zip(history.weights.iter().copied());
@@ -198,28 +232,32 @@ pub fn source_scores(view: &BundleView<'_>, history: &History, scratch: &mut Rec
         }
     }
     standardize(&mut scratch.item);
-    let items: Vec<(u32, f32)> = weighted().collect();
-    let user =
-        solve_row_exact(view.gram, k, view.manifest.als.alpha, &items, |i, out| view.factors.dequantize_into(i, out))?;
-    // `mean · x` is the same for every item: once per request, added exactly as `dot_f32` adds it.
-    let fmean: f32 = view.factors.mean.iter().zip(&user).map(|(m, v)| m * v).sum();
-    for (i, s) in scratch.collab.iter_mut().enumerate() {
-        *s = view.factors.dot_f32_centered(i, &user) + fmean;
+    if w.collab != 0.0 {
+        let items: Vec<(u32, f32)> = weighted().collect();
+        let user = solve_row_exact(view.gram, k, view.manifest.als.alpha, &items, |i, out| {
+            view.factors.dequantize_into(i, out)
+        })?;
+        // `mean · x` is the same for every item: once per request, added exactly as `dot_f32` adds it.
+        let fmean: f32 = view.factors.mean.iter().zip(&user).map(|(m, v)| m * v).sum();
+        view.factors.scan_centered(&user, fmean, &mut scratch.collab);
+        standardize(&mut scratch.collab);
     }
-    standardize(&mut scratch.collab);
-
-    let dim = view.vectors.dim;
-    let mut centroid = vec![0f32; dim];
-    let mut row = vec![0f32; dim];
-    for (h, hw) in weighted() {
-        view.vectors.dequantize_into(h as usize, &mut row);
-        centroid.iter_mut().zip(&row).for_each(|(c, r)| *c += hw * r);
+    if w.vector != 0.0 || w.cold != 0.0 {
+        let dim = view.vectors.dim;
+        let mut centroid = vec![0f32; dim];
+        let mut row = vec![0f32; dim];
+        for (h, hw) in weighted() {
+            view.vectors.dequantize_into(h as usize, &mut row);
+            centroid.iter_mut().zip(&row).for_each(|(c, r)| *c += hw * r);
+        }
+        let vmean: f32 = view.vectors.mean.iter().zip(&centroid).map(|(m, v)| m * v).sum();
+        view.vectors.scan_centered(&centroid, vmean, &mut scratch.vector);
+        standardize(&mut scratch.vector);
+        if w.cold != 0.0 {
+            let scaled = scratch.vector.iter().zip(view.popularity).map(|(&v, &c)| v * cold_factor(c));
+            scratch.cold.iter_mut().zip(scaled).for_each(|(o, x)| *o = x);
+        }
     }
-    let vmean: f32 = view.vectors.mean.iter().zip(&centroid).map(|(m, v)| m * v).sum();
-    for (i, s) in scratch.vector.iter_mut().enumerate() {
-        *s = view.vectors.dot_f32_centered(i, &centroid) + vmean;
-    }
-    standardize(&mut scratch.vector);
     Ok(())
 }
 
@@ -256,6 +294,7 @@ pub fn fuse(w: &FusionWeights, parts: &ScoreParts) -> f32 {
         + w.popularity * parts.popularity
         + w.item * parts.item
         + w.next * parts.next
+        + w.cold * parts.cold
 }
 
 /// Subtract the mean and divide by the standard deviation (a constant source becomes all zeros).
@@ -285,13 +324,16 @@ pub fn recommend(
     scratch: &mut RecScratch,
 ) -> Result<(Vec<Recommendation>, Source)> {
     let history = History::new(history, view.n_items(), view.manifest.history_half_life);
-    source_scores(view, &history, scratch)?;
-    let hist = history.items;
-    let (w, source) = if hist.is_empty() {
-        (FusionWeights { vector: 0.0, collab: 0.0, popularity: 1.0, item: 0.0, next: 0.0 }, Source::Popularity)
+    let (w, source) = if history.items.is_empty() {
+        (
+            FusionWeights { vector: 0.0, collab: 0.0, popularity: 1.0, item: 0.0, next: 0.0, cold: 0.0 },
+            Source::Popularity,
+        )
     } else {
-        (weights.unwrap_or_else(|| view.manifest.fusion_for(hist.len())), Source::Hybrid)
+        (weights.unwrap_or_else(|| view.manifest.fusion_for(history.items.len())), Source::Hybrid)
     };
+    weighed_source_scores(view, &history, &w, scratch)?;
+    let hist = history.items;
     scratch.top.reset(top_k);
     for i in 0..view.n_items() {
         if !filter.allows(view, i as u32) {
@@ -339,20 +381,23 @@ fn explain(view: &BundleView<'_>, history: &[u32], norms: &[Norms], item: u32, w
     if history.is_empty() {
         return Vec::new();
     }
-    let cos = |m: &crate::quant::QuantView<'_>, a: u32, na: f32, b: u32, nb: f32| {
-        if na > 0.0 && nb > 0.0 {
+    // (Not computed for a source weighed 0: its term is 0 either way.)
+    let cos = |m: &crate::quant::QuantView<'_>, a: u32, na: f32, b: u32, nb: f32, weight: f32| {
+        if weight != 0.0 && na > 0.0 && nb > 0.0 {
             crate::quant::dot_i8(m.row(a as usize), m.row(b as usize)) as f32 / (na * nb)
         } else {
             0.0
         }
     };
     let it = Norms::of(view, item);
+    // Content counts with the cold source's share for this item too.
+    let content = w.vector + w.cold * view.popularity.get(item as usize).map_or(0.0, |&c| cold_factor(c));
     let mut top = TopK::new(2);
     for (&h, hn) in history.iter().zip(norms) {
         top.push(
             h,
-            w.vector * cos(&view.vectors, h, hn.vector, item, it.vector)
-                + w.collab * cos(&view.factors, h, hn.collab, item, it.collab)
+            content * cos(&view.vectors, h, hn.vector, item, it.vector, content)
+                + w.collab * cos(&view.factors, h, hn.collab, item, it.collab, w.collab)
                 + w.item * weight_to(view.neighbors_of(h as usize), item)
                 + w.next * weight_to(view.next_of(h as usize), item),
         );
@@ -387,10 +432,36 @@ mod tests {
         assert!(a.iter().all(|r| !r.because.is_empty() && r.because.iter().all(|h| history.contains(h))));
         assert!(a.windows(2).all(|w| w[0].score >= w[1].score));
         // With only the item-to-item source, the top results are the history's neighbours.
-        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 1.0, next: 0.0 };
+        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 1.0, next: 0.0, cold: 0.0 };
         let (n, _) = recommend(&view, &history, 3, Some(w), &filter, &mut scratch).expect("rec");
         let neighbours: Vec<u32> = history.iter().flat_map(|&h| view.neighbors_of(h as usize).map(|p| p.0)).collect();
         assert!(n.iter().all(|r| neighbours.contains(&r.item)), "{n:?}");
+    }
+
+    #[test]
+    fn the_cold_source_is_content_scaled_by_how_few_shoppers_an_item_has() {
+        let (bytes, _, _) = fixture_bundle(200, 16, 9);
+        let b = crate::Bundle::load(&bytes).expect("load");
+        let view = b.view();
+        let history = [3u32, 7, 11];
+        let mut scratch = RecScratch::default();
+        source_scores(&view, &History::new(&history, 200, 0.0), &mut scratch).expect("scores");
+        // Reference by hand: the content z-score over 1 + the item's interactions.
+        let want: Vec<f32> = scratch.vector().iter().zip(view.popularity).map(|(v, c)| v / (1.0 + c)).collect();
+        assert!(view.popularity.contains(&0.0) && view.popularity.iter().any(|&c| c > 3.0));
+        for (got, want) in scratch.cold().iter().zip(&want) {
+            assert!((got - want).abs() <= 1e-6 * want.abs().max(1.0), "{got} vs {want}");
+        }
+        // Served with the cold weight alone: the best unseen items by those scores, in order.
+        let cold = scratch.cold().to_vec();
+        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 0.0, next: 0.0, cold: 1.0 };
+        let filter = Filter::default().with_exclude(history);
+        let (r, _) = recommend(&view, &history, 5, Some(w), &filter, &mut scratch).expect("rec");
+        let mut order: Vec<u32> = (0..200).filter(|i| !history.contains(i)).collect();
+        order.sort_by(|&a, &b| cold[b as usize].total_cmp(&cold[a as usize]).then(a.cmp(&b)));
+        assert_eq!(r.iter().map(|r| r.item).collect::<Vec<_>>(), order[..5]);
+        // Weighed 0, the ALS fold-in is not computed: its part reads 0.
+        assert!(r.iter().all(|r| r.parts.cold == cold[r.item as usize] && r.parts.collab == 0.0));
     }
 
     #[test]
@@ -408,7 +479,7 @@ mod tests {
         let view = b.view();
         assert!(view.item_next.is_present());
         assert_eq!(view.next_of(5).collect::<Vec<_>>(), vec![(6, 0.7), (7, 0.3)]);
-        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 0.0, next: 1.0 };
+        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 0.0, next: 1.0, cold: 0.0 };
         let mut scratch = RecScratch::default();
         let top = |history: &[u32], scratch: &mut RecScratch| -> Vec<u32> {
             let filter = Filter::default().with_exclude(history.iter().copied());
@@ -531,7 +602,7 @@ mod tests {
     #[test]
     fn the_bundle_half_life_reaches_recommend() {
         let (mut parts, _) = crate::testutil::fixture_parts(120, 16, 5);
-        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 1.0, next: 0.0 };
+        let w = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 1.0, next: 0.0, cold: 0.0 };
         let history = [10u32, 20, 30, 40, 50, 60];
         let filter = Filter::default().with_exclude(history);
         let top = |b: &crate::Bundle<crate::bundle::AlignedBytes>| {

@@ -20,7 +20,7 @@ export interface SearchRequest { text?: string; query?: string; vector?: number[
 /** A recommendation request: a known user, a session history of product ids (oldest first; the latest drive the next-item source), or both. */
 export interface RecommendRequest { userId?: string; history?: string[]; topK?: number; excludeSeen?: boolean; filters?: Filters }
 /** Standardized score per recommendation source. */
-export interface ScoreParts { vector: number; collab: number; popularity: number; item: number; next: number }
+export interface ScoreParts { vector: number; collab: number; popularity: number; item: number; next: number; cold: number }
 /** Search score parts: inner product of query and item vectors (the cosine for unit vectors) and BM25 / the query's best BM25. */
 export interface SearchParts { vector: number; lexical: number }
 /** One result. */

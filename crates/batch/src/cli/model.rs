@@ -102,6 +102,11 @@ pub struct TuneArgs {
     /// next-item source).
     #[arg(long, value_delimiter = ',', default_values_t = Grid::default().next)]
     w_next: Vec<f32>,
+    /// Cold-item content weights to try, after the grid, with the other weights held: the content
+    /// score scaled by 1 / (1 + the item's interactions), so text counts more where few shoppers
+    /// have been (0 alone: no cold source).
+    #[arg(long, value_delimiter = ',', default_values_t = Grid::default().cold)]
+    w_cold: Vec<f32>,
     /// EASE λ values to try (empty list: no item-to-item source).
     #[arg(long, value_delimiter = ',', default_values_t = Grid::default().ease_lambda)]
     ease_lambda: Vec<f32>,
@@ -319,6 +324,7 @@ pub fn tune(ctx: &Ctx, a: TuneArgs) -> Result<()> {
         item: a.w_item,
         collab: a.w_collab,
         next: a.w_next,
+        cold: a.w_cold,
         ease_lambda: a.ease_lambda,
         half_life_days: a.half_life_days,
         history_half_life: a.history_half_life,

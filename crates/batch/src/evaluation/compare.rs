@@ -27,7 +27,7 @@ pub struct CompareRow {
 pub fn compare(exp: &Experiment, cfg: &BuildConfig, imported: Arc<ItemFactors>) -> Result<Vec<CompareRow>> {
     let (nu, ni) = (exp.data.user_ids.len(), exp.data.item_ids.len());
     let h = exp.trainval();
-    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0, next: 0.0 };
+    let als_only = FusionWeights { vector: 0.0, collab: 1.0, popularity: 0.0, item: 0.0, next: 0.0, cold: 0.0 };
     let own = BuildConfig { als_factors: None, ease: None, progress: false, ..cfg.clone() };
     let ext = BuildConfig { als_factors: Some(imported), ..own.clone() };
     let mut rows = Vec::new();
