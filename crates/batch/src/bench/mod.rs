@@ -1,5 +1,6 @@
 //! Benchmarks run by `scripts/bench-*.sh`: vector search throughput and recall through a real
-//! bundle, and ALS training time.
+//! bundle, ALS training time and the latency of one recommendation.
 
 pub mod als;
+pub mod recommend;
 pub mod search;

@@ -82,6 +82,9 @@ pub enum Command {
     BenchSearch(serve::BenchSearchArgs),
     /// Time ALS training on a ratings file (seconds per iteration, as JSON); see scripts/bench-als.sh.
     BenchAls(serve::BenchAlsArgs),
+    /// Time one recommendation on a bundle (core's recommend for its shoppers, one thread; µs
+    /// percentiles as JSON).
+    BenchRecommend(serve::BenchRecommendArgs),
     /// Request logs → dashboard (HTML + JSON); `--fail-on` thresholds make it an alert check.
     Monitor(shopai_batch::ops::monitor::Args),
     /// Compare fresh interactions (and request logs) with the bundle's reference sketches and
@@ -140,6 +143,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::ServeEmbeddings(a) => serve::serve_embeddings(a),
         Command::BenchSearch(a) => serve::bench_search(a),
         Command::BenchAls(a) => serve::bench_als(a),
+        Command::BenchRecommend(a) => serve::bench_recommend(a),
         Command::Monitor(a) => shopai_batch::ops::monitor::run(a, &ctx.config()?),
         Command::Drift(a) => shopai_batch::ops::drift::run(a, &ctx.config()?),
         Command::Refresh(a) => shopai_batch::stages::refresh::run(a, &ctx.config()?, ctx.progress),

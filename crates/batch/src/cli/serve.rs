@@ -132,6 +132,25 @@ pub struct BenchAlsArgs {
     alpha: f32,
 }
 
+/// `shopai bench-recommend` arguments.
+#[derive(Args, Debug)]
+pub struct BenchRecommendArgs {
+    /// The bundle (with stored shoppers' histories).
+    #[arg(long)]
+    bundle: PathBuf,
+    /// Shoppers to time, spread evenly over the bundle's.
+    #[arg(long, default_value_t = 2000)]
+    users: usize,
+    /// Rounds over them (the first is warm-up and not counted).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+/// `shopai bench-recommend`.
+pub fn bench_recommend(a: BenchRecommendArgs) -> Result<()> {
+    print_json(&bench::recommend::run(&a.bundle, a.users, a.rounds)?)
+}
+
 /// `shopai query`.
 pub fn query(q: QueryArgs) -> Result<()> {
     let bundle = load_bundle(&q.bundle)?;
