@@ -197,8 +197,8 @@ pub fn source_scores(view: &BundleView<'_>, history: &History, scratch: &mut Rec
 
 /// [`source_scores`] for the sources `w` weighs: the two whole-catalog scans (the ALS fold-in
 /// and the content centroid, which the cold source scales) are skipped, their scores left at 0,
-/// when `w` weighs them 0 — their
-/// terms in [`fuse`] are 0 either way, so the ranking is the same, at a fraction of the cost.
+/// when `w` weighs them 0 — their terms in [`fuse`] are 0 either way, so the ranking is the same,
+/// at a fraction of the cost.
 fn weighed_source_scores(
     view: &BundleView<'_>,
     history: &History,

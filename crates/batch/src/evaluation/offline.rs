@@ -20,14 +20,10 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use shopai_core::als::AlsConfig;
 use shopai_core::bundle::fusion_for;
-use shopai_core::recommend::{
-    cold_factor, fuse, popularity_source, recommend, source_scores, History, RecScratch, ScoreParts,
-};
-use shopai_core::search::Filter;
+use shopai_core::recommend::{cold_factor, fuse, popularity_source, source_scores, History, RecScratch, ScoreParts};
 use shopai_core::{Bundle, FusionSegment, FusionWeights};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
 
 /// Cut-offs every report carries.
 pub const KS: [usize; 3] = [5, 10, 20];
@@ -394,17 +390,8 @@ fn percentile(v: &[f64], q: f64) -> f64 {
 /// weights, top 10, the history excluded as the runtimes exclude it), one thread.
 fn served_latency(bytes: &[u8], set: &EvalSet) -> Result<Vec<f64>> {
     let bundle = Bundle::load(bytes)?;
-    let view = bundle.view();
-    let mut scratch = RecScratch::default();
-    let mut micros = Vec::with_capacity(set.users.len());
-    for latest in &set.latest {
-        let oldest_first: Vec<u32> = latest.iter().rev().copied().collect();
-        let t = Instant::now();
-        let filter = Filter::default().with_exclude(oldest_first.iter().copied());
-        std::hint::black_box(recommend(&view, &oldest_first, 10, None, &filter, &mut scratch)?);
-        micros.push(t.elapsed().as_secs_f64() * 1e6);
-    }
-    Ok(micros)
+    let oldest_first: Vec<Vec<u32>> = set.latest.iter().map(|l| l.iter().rev().copied().collect()).collect();
+    crate::bench::recommend::time_recommend(&bundle.view(), &oldest_first, &mut RecScratch::default())
 }
 
 /// Evaluate the tuned configuration: validation (fit on train) and test (fit on train+val), both
