@@ -50,7 +50,8 @@ async function start(name, log) {
     child = spawn(SPIN, ['up', '-f', join(app, 'spin.toml'), '--listen', `127.0.0.1:${port}`, '--direct-mounts', '--quiet',
       ...settings.flatMap((kv) => ['-e', kv])], { cwd: app, stdio: ['ignore', stderr, stderr] });
   } else {
-    child = spawn(WASMTIME, ['serve', '-Scli', '-Sp3', '-Wcomponent-model-async', '--addr', `127.0.0.1:${port}`,
+    // WASMTIME_FLAGS: more `wasmtime serve` flags for both servers, e.g. --no-logging-prefix.
+    child = spawn(WASMTIME, ['serve', '-Scli', '-Sp3', '-Wcomponent-model-async', ...(process.env.WASMTIME_FLAGS || '').split(/\s+/).filter(Boolean), '--addr', `127.0.0.1:${port}`,
       '--dir', `${bundleDir}::/data`, ...settings.flatMap((kv) => ['--env', kv]), wasm], { stdio: ['ignore', 'ignore', stderr] });
   }
   const s = { name, port, child, agent: new http.Agent({ keepAlive: true, maxSockets: 1 }) };

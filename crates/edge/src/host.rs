@@ -455,13 +455,74 @@ async fn rank_with(inst: &Instance, q: &Query, key: Option<String>, state: &Stat
     answer
 }
 
-/// Write one line to stderr in a single write: `eprintln!` writes the text and the newline
-/// separately, and under Spin lines from concurrent instances interleaved between the two
-/// (seen: two JSON objects on one line).
-pub(crate) fn emit(mut line: String) {
+/// Where this instance writes its log lines: one `wasi:cli/stderr` stream (WASIp3) opened with
+/// the first line, instead of a blocking host call per line (a quarter to a half of the line's
+/// cost: docs/BENCHMARKS.md, issue 11). Lines of requests in flight together go out in one
+/// write; whichever request finds the stream free writes everything queued, and its task does
+/// not end before the queue is empty, so no line is lost when the host drops the instance. If the
+/// host stops reading, lines go to blocking stderr.
+struct LogSink {
+    /// `None` while a request's task is writing (it holds the writer), or for good once the host
+    /// stopped reading (`refused`).
+    stream: RefCell<Option<spin_sdk::wasip3::wit_bindgen::StreamWriter<u8>>>,
+    refused: Cell<bool>,
+    queued: RefCell<Vec<u8>>,
+}
+
+impl LogSink {
+    fn open() -> LogSink {
+        let (writer, reader) = spin_sdk::wasip3::wit_stream::new::<u8>();
+        // The completion future says when the host stops reading; a refused write says so too.
+        drop(spin_sdk::wasip3::cli::stderr::write_via_stream(reader));
+        LogSink { stream: RefCell::new(Some(writer)), refused: Cell::new(false), queued: RefCell::new(Vec::new()) }
+    }
+
+    async fn write(&self, mut line: String) {
+        line.push('\n');
+        if self.refused.get() {
+            return blocking_stderr(line.as_bytes());
+        }
+        self.queued.borrow_mut().extend_from_slice(line.as_bytes());
+        // Another request's task holds the stream: it writes this line with the rest of the queue.
+        let Some(mut stream) = self.stream.borrow_mut().take() else { return };
+        loop {
+            let batch = std::mem::take(&mut *self.queued.borrow_mut());
+            if batch.is_empty() {
+                break;
+            }
+            let unwritten = stream.write_all(batch).await;
+            if !unwritten.is_empty() {
+                self.refused.set(true);
+                blocking_stderr(&unwritten);
+                return blocking_stderr(&std::mem::take(&mut *self.queued.borrow_mut()));
+            }
+        }
+        *self.stream.borrow_mut() = Some(stream);
+    }
+}
+
+fn blocking_stderr(bytes: &[u8]) {
     use std::io::Write;
-    line.push('\n');
-    let _ = std::io::stderr().write_all(line.as_bytes());
+    let _ = std::io::stderr().write_all(bytes);
+}
+
+/// Writes one log line once the answer is on its way, as web servers write access logs: the
+/// handler returns first, and the request's task ends only after the line is written. A line and
+/// its newline go out together (under Spin, `eprintln!`'s two writes let lines of concurrent
+/// instances interleave: two JSON objects on one line were seen).
+pub(crate) fn emit(line: String) {
+    thread_local! {
+        static SINK: Cell<Option<&'static LogSink>> = const { Cell::new(None) };
+    }
+    let sink = SINK.with(|c| match c.get() {
+        Some(s) => s,
+        None => {
+            let s: &'static LogSink = Box::leak(Box::new(LogSink::open()));
+            c.set(Some(s));
+            s
+        }
+    });
+    spin_sdk::wasip3::spawn(sink.write(line));
 }
 
 fn ms(since: Instant) -> f64 {
