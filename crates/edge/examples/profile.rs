@@ -3,7 +3,9 @@
 //! user histories, a BM25 index; ALS factors are random, which costs the same as trained ones)
 //! and times load, parse, rank and serialization per route.
 //!
-//! `cargo run --release -p shopai-edge --example profile -- data/ml-100k OUT.bin`
+//! `cargo run --release -p shopai-edge --example profile -- data/ml-100k OUT.bin [BUNDLE]`: with a
+//! third argument, the same requests are timed against that bundle (e.g. one `shopai build` wrote
+//! from the same data) instead of the synthetic one.
 use shopai_core::service::Scratch;
 use shopai_core::{BundleParts, HashEmbedder, QuantMatrix, HASH_MODEL};
 use shopai_edge::api::{self, State};
@@ -78,8 +80,11 @@ fn main() {
     };
     parts.manifest.version = "profile-1".into();
     parts.manifest.embedding.model = HASH_MODEL.into();
-    let bytes = parts.to_bytes().expect("bundle");
+    let mut bytes = parts.to_bytes().expect("bundle");
     std::fs::write(out, &bytes).expect("write");
+    if let Some(real) = args.get(3) {
+        bytes = std::fs::read(real).expect("bundle");
+    }
     let t = Instant::now();
     let n = 20;
     for _ in 0..n {
