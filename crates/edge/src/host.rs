@@ -512,17 +512,11 @@ fn blocking_stderr(bytes: &[u8]) {
 /// instances interleave: two JSON objects on one line were seen).
 pub(crate) fn emit(line: String) {
     thread_local! {
-        static SINK: Cell<Option<&'static LogSink>> = const { Cell::new(None) };
+        // Opened with the instance's first line; tasks borrow it past the handler, so it lives
+        // as long as the instance.
+        static SINK: &'static LogSink = Box::leak(Box::new(LogSink::open()));
     }
-    let sink = SINK.with(|c| match c.get() {
-        Some(s) => s,
-        None => {
-            let s: &'static LogSink = Box::leak(Box::new(LogSink::open()));
-            c.set(Some(s));
-            s
-        }
-    });
-    spin_sdk::wasip3::spawn(sink.write(line));
+    spin_sdk::wasip3::spawn(SINK.with(|s| *s).write(line));
 }
 
 fn ms(since: Instant) -> f64 {
