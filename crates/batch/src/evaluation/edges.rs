@@ -30,8 +30,9 @@ pub struct EdgeNote {
     pub grid: (f32, f32),
     /// The value chosen in the end.
     pub chosen: f32,
-    /// Values tried beyond the grid, in order, with their validation score.
-    pub tried: Vec<(f32, f64)>,
+    /// Values tried beyond the grid, in order, with their validation score (`None`: refused by
+    /// the coverage guard, so not scored against the best).
+    pub tried: Vec<(f32, Option<f64>)>,
     /// Whether the chosen value is still the outermost value tried (the score had not turned).
     pub on_edge: bool,
     /// Why the search stopped: `turned`, `bound`, `budget`.
@@ -106,7 +107,7 @@ pub fn extend(
         }
         last = next;
         let s = score(next)?;
-        note.tried.push((next, s.unwrap_or(f64::NAN)));
+        note.tried.push((next, s));
         match s {
             Some(s) if s > top => {
                 value = next;
@@ -168,5 +169,11 @@ mod tests {
         // A value the guard refuses ends the search like a worse score.
         let (v, _, note) = extend(W, &[1.0, 2.0], 2.0, 2.0, |_| Ok(None)).expect("ok").expect("edge");
         assert_eq!((v, note.on_edge), (2.0, false));
+        // ...and the note says so in a form tuned.json reads back (a NaN score was written as
+        // `null`, which `evaluate --tuned` then refused to parse).
+        assert_eq!(note.tried, vec![(4.0, None)]);
+        let json = serde_json::to_string(&note).expect("serialize");
+        let back: EdgeNote = serde_json::from_str(&json).expect("read back");
+        assert_eq!(back.tried, note.tried);
     }
 }
