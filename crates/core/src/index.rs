@@ -489,11 +489,16 @@ pub fn precise_dot(vectors: &QuantView<'_>, index: &IndexView<'_>, i: usize, q: 
     if let Some((codes, scales)) = index.refine {
         let half = vectors.dim.div_ceil(2);
         let row = &codes[i * half..(i + 1) * half];
+        // Two dimensions per byte (low nibble first), summed in dimension order.
         let mut acc = 0f32;
-        for (d, &x) in q.iter().enumerate() {
-            let b = row[d / 2];
-            let nib = if d % 2 == 0 { b & 0x0F } else { b >> 4 };
-            acc += (nib as i32 - 8) as f32 * x;
+        let pairs = q.chunks_exact(2);
+        let last = pairs.remainder();
+        for (&b, x) in row.iter().zip(pairs) {
+            acc += ((b & 0x0F) as i32 - 8) as f32 * x[0];
+            acc += ((b >> 4) as i32 - 8) as f32 * x[1];
+        }
+        if let (Some(&x), Some(&b)) = (last.first(), row.get(q.len() / 2)) {
+            acc += ((b & 0x0F) as i32 - 8) as f32 * x;
         }
         s += acc * scales[i];
     }
@@ -552,6 +557,32 @@ mod tests {
             e12 += (precise_dot(&view, &with, i, q) + qmu - exact).abs();
         }
         assert!(e12 * 5.0 < e8, "int4 residual error {e12} vs int8 {e8}");
+    }
+
+    #[test]
+    fn refined_dot_adds_the_residual_in_dimension_order() {
+        // Search scores must not move when the loop is rewritten: the int4 residual of dimension
+        // d is the low nibble of byte d / 2 for even d and the high one for odd d, minus 8,
+        // summed in dimension order and scaled once — bit for bit, odd dimensions included.
+        for dim in [1, 7, 48, 49] {
+            let n = 12;
+            let v = clustered(n, dim, 4);
+            let (m, extras) = encode(&v, dim, EncodeOptions { signs: false, refine: true });
+            let view = QuantView { codes: &m.codes, scales: &m.scales, dim, mean: &extras.mean };
+            let rf = extras.refine.as_ref().expect("refine");
+            let with = IndexView { refine: Some((&rf.codes, &rf.scales)), ..IndexView::default() };
+            let q: Vec<f32> = (0..dim).map(|d| ((d * 7919) % 101) as f32 / 50.0 - 1.0).collect();
+            for i in 0..n {
+                let row = &rf.codes[i * dim.div_ceil(2)..(i + 1) * dim.div_ceil(2)];
+                let mut acc = 0f32;
+                for (d, &x) in q.iter().enumerate() {
+                    let nib = if d % 2 == 0 { row[d / 2] & 0x0F } else { row[d / 2] >> 4 };
+                    acc += (nib as i32 - 8) as f32 * x;
+                }
+                let want = view.dot_f32_centered(i, &q) + acc * rf.scales[i];
+                assert_eq!(precise_dot(&view, &with, i, &q).to_bits(), want.to_bits(), "dim {dim} row {i}");
+            }
+        }
     }
 
     #[test]

@@ -343,7 +343,8 @@ pub fn recommend(
     }
     let top: Vec<Scored> = scratch.top.drain_sorted();
     // The history's norms once per request, not once per (result, history item) pair.
-    let norms: Vec<Norms> = hist.iter().map(|&h| Norms::of(view, h)).collect();
+    let dot = crate::quant::best_dot_i8();
+    let norms: Vec<Norms> = hist.iter().map(|&h| Norms::of(view, dot, h)).collect();
     let recs = top
         .into_iter()
         .map(|s| {
@@ -352,12 +353,15 @@ pub fn recommend(
                 item: s.item,
                 score: s.score,
                 parts: scratch.parts(i),
-                because: explain(view, &hist, &norms, s.item, w),
+                because: explain(view, dot, &hist, &norms, s.item, w),
             }
         })
         .collect();
     Ok((recs, source))
 }
+
+/// An exact int8 dot product ([`crate::quant::best_dot_i8`]: SIMD where the machine has it).
+type DotI8 = fn(&[i8], &[i8]) -> i32;
 
 /// An item's code norms (`√(row · row)`) in the content and collaborative matrices.
 struct Norms {
@@ -366,10 +370,10 @@ struct Norms {
 }
 
 impl Norms {
-    fn of(view: &BundleView<'_>, i: u32) -> Self {
+    fn of(view: &BundleView<'_>, dot: DotI8, i: u32) -> Self {
         let norm = |m: &crate::quant::QuantView<'_>| {
             let r = m.row(i as usize);
-            (crate::quant::dot_i8(r, r) as f32).sqrt()
+            (dot(r, r) as f32).sqrt()
         };
         Self { vector: norm(&view.vectors), collab: norm(&view.factors) }
     }
@@ -377,19 +381,26 @@ impl Norms {
 
 /// The (up to two) history items most similar to `item`, weighing factor and content similarity,
 /// neighbour and next-item weights as the fusion weighs those sources. `norms[i]` belongs to `history[i]`.
-fn explain(view: &BundleView<'_>, history: &[u32], norms: &[Norms], item: u32, w: FusionWeights) -> Vec<u32> {
+fn explain(
+    view: &BundleView<'_>,
+    dot: DotI8,
+    history: &[u32],
+    norms: &[Norms],
+    item: u32,
+    w: FusionWeights,
+) -> Vec<u32> {
     if history.is_empty() {
         return Vec::new();
     }
     // (Not computed for a source weighed 0: its term is 0 either way.)
     let cos = |m: &crate::quant::QuantView<'_>, a: u32, na: f32, b: u32, nb: f32, weight: f32| {
         if weight != 0.0 && na > 0.0 && nb > 0.0 {
-            crate::quant::dot_i8(m.row(a as usize), m.row(b as usize)) as f32 / (na * nb)
+            dot(m.row(a as usize), m.row(b as usize)) as f32 / (na * nb)
         } else {
             0.0
         }
     };
-    let it = Norms::of(view, item);
+    let it = Norms::of(view, dot, item);
     // Content counts with the cold source's share for this item too.
     let content = w.vector + w.cold * view.popularity.get(item as usize).map_or(0.0, |&c| cold_factor(c));
     let mut top = TopK::new(2);
@@ -398,8 +409,8 @@ fn explain(view: &BundleView<'_>, history: &[u32], norms: &[Norms], item: u32, w
             h,
             content * cos(&view.vectors, h, hn.vector, item, it.vector, content)
                 + w.collab * cos(&view.factors, h, hn.collab, item, it.collab, w.collab)
-                + w.item * weight_to(view.neighbors_of(h as usize), item)
-                + w.next * weight_to(view.next_of(h as usize), item),
+                + if w.item != 0.0 { w.item * weight_to(view.neighbors_of(h as usize), item) } else { 0.0 }
+                + if w.next != 0.0 { w.next * weight_to(view.next_of(h as usize), item) } else { 0.0 },
         );
     }
     top.drain_sorted().into_iter().map(|s| s.item).collect()
