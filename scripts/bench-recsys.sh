@@ -11,6 +11,9 @@
 #   PROTOCOL=leave-last-out splits each user's last row to test and the one before to validation
 #   (the published protocol of sequential recommenders) for ShopAI and the peers alike; results go
 #   to out/bench-recsys/<set>-leave-last-out.
+#   EMBED=minilm embeds the item texts with all-MiniLM-L6-v2 (`shopai serve-embeddings` on a free
+#   loopback port, through the OpenAI provider) instead of the hashing embedder; results go to
+#   out/bench-recsys/<set>[-leave-last-out]-minilm. The peers use no text: their rows are the same.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$SHOPAI_ROOT"
@@ -29,6 +32,32 @@ case "$protocol" in
   leave-last-out) suffix="-leave-last-out" peer_protocol=(--leave-last-out) ;;
   *) die "PROTOCOL must be temporal or leave-last-out, not $protocol" ;;
 esac
+config=()
+embed_pid=""
+trap '[ -n "$embed_pid" ] && kill "$embed_pid" 2>/dev/null || true' EXIT
+case "${EMBED:-hash}" in
+  hash) ;;
+  minilm)
+    bash scripts/fetch-model.sh >/dev/null
+    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    "$SHOPAI_BIN" serve-embeddings --json --model-dir "$SHOPAI_MODEL_DIR" --addr "127.0.0.1:$port" >"$OUT/serve-embeddings.log" 2>&1 &
+    embed_pid=$!
+    for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
+    curl -fs "http://127.0.0.1:$port/health" >/dev/null || die "serve-embeddings did not start: $OUT/serve-embeddings.log"
+    cat >"$OUT/minilm.toml" <<TOML
+[openai]
+base_url = "http://127.0.0.1:$port/v1"
+[embeddings]
+provider = "openai"
+model = "all-MiniLM-L6-v2"
+dimensions = 0
+batch_size = 256
+usd_per_million_tokens = 0.0
+cache_dir = "$OUT/embed-cache-minilm"
+TOML
+    config=(--config "$OUT/minilm.toml") suffix="$suffix-minilm" ;;
+  *) die "EMBED must be hash or minilm, not $EMBED" ;;
+esac
 for s in "${sets[@]}"; do
   case "$s" in
     ml-100k) bash scripts/fetch-demo-data.sh
@@ -40,10 +69,10 @@ for s in "${sets[@]}"; do
   rm -rf "$w" && mkdir -p "$w"
   export SHOPAI_DATA_DIR="$w/data" SHOPAI_OUT_DIR="$w"
   step "$s: ShopAI ingest → tune → evaluate"
-  "$SHOPAI_BIN" ingest --ratings "$ratings" --catalog "$catalog" > "$w/ingest.json"
+  "$SHOPAI_BIN" ${config[@]+"${config[@]}"} ingest --ratings "$ratings" --catalog "$catalog" > "$w/ingest.json"
   start=$(date +%s)
-  "$SHOPAI_BIN" tune --protocol "$protocol" > "$w/tune-summary.json"
-  "$SHOPAI_BIN" evaluate > "$w/evaluate-summary.json"
+  "$SHOPAI_BIN" ${config[@]+"${config[@]}"} tune --protocol "$protocol" > "$w/tune-summary.json"
+  "$SHOPAI_BIN" ${config[@]+"${config[@]}"} evaluate > "$w/evaluate-summary.json"
   echo "{\"tune_and_evaluate_s\": $(( $(date +%s) - start ))}" > "$w/time.json"
   als=$("$PY" -c "import json; t=json.load(open('$w/tuned.json')); print('%d,%g,%g' % (t['factors'], t['regularization'], t['alpha']))")
   step "$s: peers (implicit 0.7.3, EASE, item-kNN, popularity), plus implicit at ShopAI's ALS $als"
@@ -59,11 +88,11 @@ t.update(factors=int(p["factors"]), regularization=p["regularization"], alpha=p[
          ease_lambda=None)
 json.dump(t, open(f"{w}/tuned-implicit-als.json", "w"))
 PY
-  SHOPAI_OUT_DIR="$w/at-implicit" "$SHOPAI_BIN" evaluate --quiet --tuned "$w/tuned-implicit-als.json" > /dev/null
+  SHOPAI_OUT_DIR="$w/at-implicit" "$SHOPAI_BIN" ${config[@]+"${config[@]}"} evaluate --quiet --tuned "$w/tuned-implicit-als.json" > /dev/null
   if [ "${FULL_EASE:-0}" = 1 ] && "$PY" -c "import json,sys; sys.exit(json.load(open('$w/tuned.json')).get('ease_lambda') is None)"; then
     step "$s: ShopAI with whole EASE rows (what keeping the top 100 costs)"
     "$PY" -c "import json; t=json.load(open('$w/tuned.json')); t['ease_neighbors']=10**9; json.dump(t, open('$w/tuned-full-ease.json','w'))"
-    SHOPAI_OUT_DIR="$w/full-ease" "$SHOPAI_BIN" evaluate --quiet --tuned "$w/tuned-full-ease.json" > /dev/null
+    SHOPAI_OUT_DIR="$w/full-ease" "$SHOPAI_BIN" ${config[@]+"${config[@]}"} evaluate --quiet --tuned "$w/tuned-full-ease.json" > /dev/null
   fi
 done
 "$PY" scripts/bench/recsys_tables.py "$OUT" $(for s in "${sets[@]}"; do echo "$s$suffix"; done)

@@ -61,7 +61,7 @@ for s in sets:
     if "item-to-item" in ours:
         rows.append(("ShopAI item-to-item (EASE top-100)", f"lambda={t['ease_lambda']:g}", ours["item-to-item"]["val"],
                      ours["item-to-item"]["test"]))
-    rows.append(("ShopAI vector-only (hashing)", "-", ours["vector-only"]["val"], ours["vector-only"]["test"]))
+    rows.append((f"ShopAI vector-only ({'MiniLM' if s.endswith('-minilm') else 'hashing'})", "-", ours["vector-only"]["val"], ours["vector-only"]["test"]))
     if "next-item" in ours:
         rows.append(("ShopAI next-item transitions", "window 3, top 50", ours["next-item"]["val"],
                      ours["next-item"]["test"]))
