@@ -13,6 +13,7 @@ use crate::index::{ease, popularity::popularity, vectors};
 use crate::io::progress;
 use anyhow::{Context, Result};
 use shopai_core::als::{gram, train, AlsConfig};
+use shopai_core::search::Strategy;
 use shopai_core::{BundleParts, FusionWeights, HashEmbedder, Manifest, QuantMatrix, HASH_MODEL};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -178,23 +179,67 @@ pub fn build_bundle(data: &Dataset, train_rows: &[Row], cfg: &BuildConfig, sourc
         },
     };
     let bytes = parts.to_bytes()?;
-    if cfg.index.kind == vectors::IndexKind::Auto && parts.vector_extras.graph.is_some() {
-        return guard_graph(&mut parts, bytes, &vectors, dims, &cfg.index);
+    if cfg.index.kind == vectors::IndexKind::Auto {
+        return guard_index(&mut parts, bytes, &vectors, dims, &cfg.index);
     }
     Ok(bytes)
 }
 
-/// `--index auto` keeps the graph it chose by catalog size only where it keeps recall@10 within
-/// [`vectors::GRAPH_RECALL_SLACK`] of the scan on the bundle's own items: at the configured search
-/// beam, else at twice or four times that (stored as the bundle's `ef_search`), else the bundle
-/// gets sign bits and the scan instead. What was measured and decided is logged.
-fn guard_graph(
+/// `--index auto` keeps the index it chose by catalog size only where it keeps recall@10 within
+/// [`vectors::INDEX_RECALL_SLACK`] of the int8 scan on the bundle's own items: a graph at the
+/// configured search beam, else at twice or four times that (stored as the bundle's `ef_search`),
+/// else sign bits; sign bits (chosen, or in the graph's place), else the plain scan. What was
+/// measured and decided is logged.
+fn guard_index(
     parts: &mut BundleParts,
     bytes: Vec<u8>,
     values: &[f32],
     dims: usize,
     opts: &vectors::IndexOptions,
 ) -> Result<Vec<u8>> {
+    let bytes = if parts.vector_extras.graph.is_some() {
+        match guard_graph(parts, bytes, values, dims, opts)? {
+            Some(kept) => return Ok(kept),
+            None => {
+                let signs = vectors::IndexOptions { kind: vectors::IndexKind::Signs, refine: None, ..*opts };
+                let (codes, extras) = vectors::build_index(values, dims, &signs, false)?;
+                parts.vectors = codes;
+                parts.vector_extras = extras;
+                parts.to_bytes()?
+            }
+        }
+    } else {
+        bytes
+    };
+    if parts.vector_extras.signs.is_empty() {
+        return Ok(bytes);
+    }
+    let (scan, probes) = vectors::recall_at_10(&bytes, values, dims, &[(Strategy::Coarse, 0)])?;
+    let signs = probes.first().copied().unwrap_or(0.0);
+    let fields = serde_json::json!({"recall_at_10_signs": signs, "recall_at_10_scan": scan,
+        "slack": vectors::INDEX_RECALL_SLACK});
+    if scan - signs <= vectors::INDEX_RECALL_SLACK {
+        crate::io::log::info("index auto: sign bits kept", fields);
+        return Ok(bytes);
+    }
+    // Not a warning: sparse (hashed) vectors meet this on every build.
+    crate::io::log::info("index auto: the plain scan (sign bits would lose recall@10)", fields);
+    let flat = vectors::IndexOptions { kind: vectors::IndexKind::Flat, refine: None, ..*opts };
+    let (codes, extras) = vectors::build_index(values, dims, &flat, false)?;
+    parts.vectors = codes;
+    parts.vector_extras = extras;
+    Ok(parts.to_bytes()?)
+}
+
+/// The graph part of [`guard_index`]: the bundle with the graph kept (at the first beam width
+/// that keeps recall), or `None` when none does.
+fn guard_graph(
+    parts: &mut BundleParts,
+    bytes: Vec<u8>,
+    values: &[f32],
+    dims: usize,
+    opts: &vectors::IndexOptions,
+) -> Result<Option<Vec<u8>>> {
     let base = opts.graph.ef_search.max(1);
     let checks = vectors::recall_checks(&bytes, values, dims, &[base, base * 2, base * 4])?;
     for &check in &checks {
@@ -205,19 +250,74 @@ fn guard_graph(
                 serde_json::json!({"ef_search": ef, "recall_at_10_graph": check.graph, "recall_at_10_scan": check.scan}),
             );
             if ef == base {
-                return Ok(bytes);
+                return Ok(Some(bytes));
             }
             parts.manifest.index.ef_search = ef as u32;
-            return Ok(parts.to_bytes()?);
+            return Ok(Some(parts.to_bytes()?));
         }
     }
     crate::io::log::warn(
         "index auto: graph dropped for sign bits and the scan (it lost recall@10)",
-        serde_json::json!({"checks": checks, "slack": vectors::GRAPH_RECALL_SLACK}),
+        serde_json::json!({"checks": checks, "slack": vectors::INDEX_RECALL_SLACK}),
     );
-    let signs = vectors::IndexOptions { kind: vectors::IndexKind::Signs, refine: None, ..*opts };
-    let (codes, extras) = vectors::build_index(values, dims, &signs, false)?;
-    parts.vectors = codes;
-    parts.vector_extras = extras;
-    Ok(parts.to_bytes()?)
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts_with(values: &[f32], dim: usize, kind: vectors::IndexKind) -> BundleParts {
+        let n = values.len() / dim;
+        let opts = vectors::IndexOptions { kind, ..vectors::IndexOptions::default() };
+        let (codes, extras) = vectors::build_index(values, dim, &opts, false).expect("index");
+        BundleParts {
+            item_ids: (0..n).map(|i| format!("P{i}")).collect(),
+            titles: vec![String::new(); n],
+            item_categories: vec![Vec::new(); n],
+            vectors: codes,
+            vector_extras: extras,
+            factors: QuantMatrix::from_f32(&vec![0.0; n], 1),
+            gram: vec![1.0],
+            popularity: vec![0.0; n],
+            ..BundleParts::default()
+        }
+    }
+
+    /// `--index auto` picks sign bits from 1,024 items and keeps them only where the coarse pass
+    /// keeps recall@10: dense clustered vectors (what a text model gives) keep them; sparse
+    /// hashed text vectors, whose signs say little, fall back to the plain scan.
+    #[test]
+    fn auto_keeps_sign_bits_only_where_they_keep_recall() {
+        let (n, dim) = (2_000, 64);
+        assert!(n >= vectors::SIGNS_MIN_ITEMS);
+        let mut rng = shopai_core::math::SplitMix64::new(11);
+        let centers: Vec<f32> = (0..40 * dim).map(|_| rng.next_f32() - 0.5).collect();
+        let dense: Vec<f32> = (0..n)
+            .flat_map(|i| {
+                let row: Vec<f32> = centers[(i % 40) * dim..(i % 40 + 1) * dim]
+                    .iter()
+                    .map(|c| c + 0.2 * (rng.next_f32() - 0.5))
+                    .collect();
+                let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+                row.into_iter().map(move |x| x / norm)
+            })
+            .collect();
+        let words = ["red", "blue", "mug", "boot", "lamp", "desk", "wool", "steel", "kids", "garden", "tea", "oak"];
+        let e = HashEmbedder::new(dim);
+        let hashed: Vec<f32> = (0..n)
+            .flat_map(|i| e.embed(&format!("{} {} {}", words[i % 12], words[i / 12 % 12], words[i / 144 % 12])))
+            .collect();
+        let opts = vectors::IndexOptions::default();
+        for (values, keeps) in [(&dense, true), (&hashed, false)] {
+            let mut parts = parts_with(values, dim, vectors::IndexKind::Auto);
+            assert!(!parts.vector_extras.signs.is_empty(), "auto picks sign bits at {n} items");
+            let bytes = parts.to_bytes().expect("bundle");
+            let measured = vectors::recall_at_10(&bytes, values, dim, &[(Strategy::Coarse, 0)]).expect("recall");
+            let kept = guard_index(&mut parts, bytes, values, dim, &opts).expect("guard");
+            assert_eq!(!parts.vector_extras.signs.is_empty(), keeps, "recall@10 scan, signs: {measured:?}");
+            let served = shopai_core::Bundle::load(&kept).expect("load");
+            assert_eq!(served.view().index.signs.is_empty(), !keeps);
+        }
+    }
 }

@@ -16,19 +16,22 @@
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Serialize, Serializer};
 use shopai_core::index::{encode, EncodeOptions, Graph, VectorExtras, GRAPH_MAX_ITEMS};
+use shopai_core::search::Strategy;
 use shopai_core::QuantMatrix;
 
 /// Catalogs at least this large get a graph under `--index auto`.
 pub const GRAPH_MIN_ITEMS: usize = 50_000;
-/// Catalogs at least this large (and without a graph) get sign bits under `--index auto`.
-pub const SIGNS_MIN_ITEMS: usize = 8_192;
+/// Catalogs at least this large (and without a graph) get sign bits under `--index auto`, kept
+/// only where they keep recall (`assemble::guard_index`). Below it the scan is a few µs and the
+/// coarse pass's 200 candidates would be a large share of the catalog.
+pub const SIGNS_MIN_ITEMS: usize = 1_024;
 
 /// Which index `shopai build` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IndexKind {
-    /// By catalog size: graph from 50,000 items (kept only where it keeps recall, see
-    /// `assemble::guard_graph`), sign bits from 8,192, else a plain scan.
+    /// By catalog size: graph from 50,000 items, sign bits from 1,024, else a plain scan; a graph
+    /// or sign bits kept only where they keep recall (see `assemble::guard_index`).
     #[default]
     Auto,
     /// int8 scan only.
@@ -93,8 +96,9 @@ pub fn build_index(
     Ok((codes, extras))
 }
 
-/// `--index auto` keeps a graph only where its recall@10 is within this of the int8 scan's.
-pub const GRAPH_RECALL_SLACK: f64 = 0.005;
+/// `--index auto` keeps a graph or sign bits only where recall@10 stays within this of the int8
+/// scan's.
+pub const INDEX_RECALL_SLACK: f64 = 0.005;
 /// Items whose own vectors serve as queries for the recall check.
 pub const RECALL_CHECK_QUERIES: usize = 200;
 
@@ -110,25 +114,32 @@ pub struct RecallCheck {
 }
 
 impl RecallCheck {
-    /// Whether the graph keeps recall within [`GRAPH_RECALL_SLACK`] of the scan.
+    /// Whether the graph keeps recall within [`INDEX_RECALL_SLACK`] of the scan.
     pub fn keeps_recall(&self) -> bool {
-        self.scan - self.graph <= GRAPH_RECALL_SLACK
+        self.scan - self.graph <= INDEX_RECALL_SLACK
     }
 }
 
-/// Measure recall@10 of the scan and of the graph at each beam width in `efs`, in the bundle
-/// `bytes`, with up to [`RECALL_CHECK_QUERIES`] evenly spread items' f32 vectors (`values`,
-/// row-major) as queries, against exact top-10 by f32 inner product over every item. The exact
-/// top-10 and the scan, which no beam changes, are computed once per query.
+/// Measure recall@10 of the scan and of the graph at each beam width in `efs` (see [`recall_at_10`]).
 pub fn recall_checks(bytes: &[u8], values: &[f32], dim: usize, efs: &[usize]) -> Result<Vec<RecallCheck>> {
-    use shopai_core::search::{search, SearchQuery, SearchScratch, Strategy};
+    let probes: Vec<(Strategy, usize)> = efs.iter().map(|&ef| (Strategy::Graph, ef)).collect();
+    let (scan, graph) = recall_at_10(bytes, values, dim, &probes)?;
+    Ok(efs.iter().zip(graph).map(|(&ef, graph)| RecallCheck { ef_search: ef, scan, graph }).collect())
+}
+
+/// Recall@10 of the int8 scan and of each `(strategy, beam width)` probe, in the bundle `bytes`,
+/// with up to [`RECALL_CHECK_QUERIES`] evenly spread items' f32 vectors (`values`, row-major) as
+/// queries, against exact top-10 by f32 inner product over every item. The exact top-10 and the
+/// scan are computed once per query.
+pub fn recall_at_10(bytes: &[u8], values: &[f32], dim: usize, probes: &[(Strategy, usize)]) -> Result<(f64, Vec<f64>)> {
+    use shopai_core::search::{search, SearchQuery, SearchScratch};
     let bundle = shopai_core::Bundle::load(bytes)?;
     let view = bundle.view();
     let n = values.len() / dim.max(1);
     let queries = RECALL_CHECK_QUERIES.min(n);
     let mut scratch = SearchScratch::default();
     let mut scan = 0usize;
-    let mut graph = vec![0usize; efs.len()];
+    let mut found = vec![0usize; probes.len()];
     let mut exact = shopai_core::topk::TopK::new(10);
     for j in 0..queries {
         let q = &values[(j * n / queries) * dim..(j * n / queries + 1) * dim];
@@ -142,16 +153,12 @@ pub fn recall_checks(bytes: &[u8], values: &[f32], dim: usize, efs: &[usize]) ->
             Ok(search(&view, &query, &mut scratch)?.hits.iter().filter(|h| truth.contains(&h.item)).count())
         };
         scan += hits(Strategy::Flat, 0)?;
-        for (g, &ef) in graph.iter_mut().zip(efs) {
-            *g += hits(Strategy::Graph, ef)?;
+        for (f, &(strategy, ef)) in found.iter_mut().zip(probes) {
+            *f += hits(strategy, ef)?;
         }
     }
     let total = (queries * 10).max(1) as f64;
-    Ok(efs
-        .iter()
-        .zip(graph)
-        .map(|(&ef, g)| RecallCheck { ef_search: ef, scan: scan as f64 / total, graph: g as f64 / total })
-        .collect())
+    Ok((scan as f64 / total, found.into_iter().map(|f| f as f64 / total).collect()))
 }
 
 /// One catalog vector as instant-distance sees it; it serializes as its item index, so the
