@@ -267,23 +267,6 @@ fn guard_graph(
 mod tests {
     use super::*;
 
-    fn parts_with(values: &[f32], dim: usize, kind: vectors::IndexKind) -> BundleParts {
-        let n = values.len() / dim;
-        let opts = vectors::IndexOptions { kind, ..vectors::IndexOptions::default() };
-        let (codes, extras) = vectors::build_index(values, dim, &opts, false).expect("index");
-        BundleParts {
-            item_ids: (0..n).map(|i| format!("P{i}")).collect(),
-            titles: vec![String::new(); n],
-            item_categories: vec![Vec::new(); n],
-            vectors: codes,
-            vector_extras: extras,
-            factors: QuantMatrix::from_f32(&vec![0.0; n], 1),
-            gram: vec![1.0],
-            popularity: vec![0.0; n],
-            ..BundleParts::default()
-        }
-    }
-
     /// `--index auto` picks sign bits from 1,024 items and keeps them only where the coarse pass
     /// keeps recall@10: dense clustered vectors (what a text model gives) keep them; sparse
     /// hashed text vectors, whose signs say little, fall back to the plain scan.
@@ -310,7 +293,7 @@ mod tests {
             .collect();
         let opts = vectors::IndexOptions::default();
         for (values, keeps) in [(&dense, true), (&hashed, false)] {
-            let mut parts = parts_with(values, dim, vectors::IndexKind::Auto);
+            let mut parts = vectors::parts_for_tests(values, dim, &opts);
             assert!(!parts.vector_extras.signs.is_empty(), "auto picks sign bits at {n} items");
             let bytes = parts.to_bytes().expect("bundle");
             let measured = vectors::recall_at_10(&bytes, values, dim, &[(Strategy::Coarse, 0)]).expect("recall");

@@ -290,6 +290,25 @@ fn convert(raw: &[u8], n: usize, degree0: usize, degree_upper: usize) -> Result<
     })
 }
 
+/// A bundle of `values` (row-major, `dim` columns) indexed as `opts` asks, and nothing else that
+/// search reads: for tests of the index and of its choice.
+#[cfg(test)]
+pub(crate) fn parts_for_tests(values: &[f32], dim: usize, opts: &IndexOptions) -> shopai_core::BundleParts {
+    let n = values.len() / dim;
+    let (codes, extras) = build_index(values, dim, opts, false).expect("index");
+    shopai_core::BundleParts {
+        item_ids: (0..n).map(|i| i.to_string()).collect(),
+        titles: vec![String::new(); n],
+        item_categories: vec![Vec::new(); n],
+        vectors: codes,
+        vector_extras: extras,
+        factors: QuantMatrix::from_f32(&vec![0.0; n], 1),
+        gram: vec![1.0],
+        popularity: vec![0.0; n],
+        ..shopai_core::BundleParts::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,24 +329,11 @@ mod tests {
     }
 
     fn bundle_of(v: &[f32], dim: usize, opts: &IndexOptions, graph_over: Option<&[f32]>) -> Vec<u8> {
-        let n = v.len() / dim;
-        let (codes, mut extras) = build_index(v, dim, opts, false).expect("index");
+        let mut parts = parts_for_tests(v, dim, opts);
         if let Some(other) = graph_over {
-            extras.graph = Some(build_graph(other, dim, &opts.graph, false).expect("graph"));
+            parts.vector_extras.graph = Some(build_graph(other, dim, &opts.graph, false).expect("graph"));
         }
-        BundleParts {
-            item_ids: (0..n).map(|i| i.to_string()).collect(),
-            titles: vec![String::new(); n],
-            item_categories: vec![Vec::new(); n],
-            vectors: codes,
-            vector_extras: extras,
-            factors: QuantMatrix::from_f32(&vec![0.0; n], 1),
-            gram: vec![1.0],
-            popularity: vec![0.0; n],
-            ..BundleParts::default()
-        }
-        .to_bytes()
-        .expect("bundle")
+        parts.to_bytes().expect("bundle")
     }
 
     /// The guard `--index auto` applies: a well-built graph keeps recall within the slack of the
