@@ -230,7 +230,11 @@ pub fn best_dot_i8() -> fn(&[i8], &[i8]) -> i32 {
 }
 
 /// 16 int8 pairs per step with wasm SIMD: sign-extend halves to i16x8, `i32x4.dot_i16x8_s`.
+/// Not inlined: inside a search's scan loop Cranelift spilled the accumulator to the stack on
+/// every step; as its own function it stays in a register (wasm `/search` 119 → 106 µs,
+/// docs/BENCHMARKS.md).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(never)]
 fn dot_i8_simd128(a: &[i8], b: &[i8]) -> i32 {
     use core::arch::wasm32::*;
     let n = a.len().min(b.len());
