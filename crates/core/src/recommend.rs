@@ -288,7 +288,8 @@ pub fn next_scores<I: Iterator<Item = (u32, f32)>>(recent: &[u32], next_of: impl
 /// standardized. Evaluation uses it to try other popularity variants than the bundle's.
 pub fn popularity_source(counts: &[f32], out: &mut Vec<f32>) {
     out.clear();
-    out.extend(counts.iter().map(|&c| c.max(0.0).ln_1p()));
+    // (`c > 0` rather than `f32::max`, a libcall per item on wasm; a NaN count still gives 0.)
+    out.extend(counts.iter().map(|&c| if c > 0.0 { c } else { 0.0 }.ln_1p()));
     standardize(out);
 }
 

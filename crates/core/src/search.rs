@@ -192,7 +192,8 @@ fn bm25_into(view: &BundleView<'_>, text: &str, out: &mut Vec<f32>) -> bool {
             }
         }
     }
-    let max = out.iter().fold(0f32, |m, &x| m.max(x));
+    // (A comparison, not `f32::max`: on wasm that is a libcall per item; BM25 sums are finite.)
+    let max = out.iter().fold(0f32, |m, &x| if x > m { x } else { m });
     if max > 0.0 {
         out.iter_mut().for_each(|x| *x /= max);
     }
