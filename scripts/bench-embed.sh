@@ -11,20 +11,17 @@ cargo build --release -q -p shopai-batch
 bash scripts/fetch-demo-data.sh
 bash scripts/fetch-model.sh >/dev/null
 work=$(mktemp -d)
-pid=""
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+embed_pid=""
+trap '[ -n "$embed_pid" ] && kill $embed_pid 2>/dev/null; rm -rf "$work"' EXIT
 export SHOPAI_DATA_DIR="$work/data"
 "$SHOPAI_BIN" ingest --quiet --ratings data/ml-100k/ml-100k.inter --catalog data/ml-100k/ml-100k.item >/dev/null
 echo "| threads | texts | seconds end to end | sentences/s end to end | server seconds | sentences/s in the server |"
 echo "|---:|---:|---:|---:|---:|---:|"
 for threads in 1 2; do
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  RAYON_NUM_THREADS=$threads "$SHOPAI_BIN" serve-embeddings --json --model-dir "$SHOPAI_MODEL_DIR" --addr "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
+  RAYON_NUM_THREADS=$threads serve_minilm "$work/serve.log"
   cat >"$work/cfg.toml" <<TOML
 [openai]
-base_url = "http://127.0.0.1:$port/v1"
+base_url = "http://127.0.0.1:$embed_port/v1"
 [embeddings]
 provider = "openai"
 model = "all-MiniLM-L6-v2"
@@ -41,7 +38,7 @@ import json
 ms = sum(json.loads(l).get('ms', 0) for l in open('$work/serve.log') if l.startswith('{') and '/embeddings' in l)
 print(ms / 1000)")
   python3 -c "t=$end-$start; s=$server; print(f'| $threads | 1682 | {t:.2f} | {1682/t:.0f} | {s:.2f} | {1682/s:.0f} |')"
-  kill $pid; wait $pid 2>/dev/null || true; pid=""
+  kill $embed_pid; wait $embed_pid 2>/dev/null || true; embed_pid=""
 done
 echo
 st="$SHOPAI_HOME/venv-st"

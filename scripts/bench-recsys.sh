@@ -39,14 +39,10 @@ case "${EMBED:-hash}" in
   hash) ;;
   minilm)
     bash scripts/fetch-model.sh >/dev/null
-    port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    "$SHOPAI_BIN" serve-embeddings --json --model-dir "$SHOPAI_MODEL_DIR" --addr "127.0.0.1:$port" >"$OUT/serve-embeddings.log" 2>&1 &
-    embed_pid=$!
-    for _ in $(seq 300); do curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
-    curl -fs "http://127.0.0.1:$port/health" >/dev/null || die "serve-embeddings did not start: $OUT/serve-embeddings.log"
+    serve_minilm "$OUT/serve-embeddings.log"
     cat >"$OUT/minilm.toml" <<TOML
 [openai]
-base_url = "http://127.0.0.1:$port/v1"
+base_url = "http://127.0.0.1:$embed_port/v1"
 [embeddings]
 provider = "openai"
 model = "all-MiniLM-L6-v2"

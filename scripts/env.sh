@@ -25,6 +25,16 @@ spin_edge_wasm() {
   CARGO_TARGET_DIR="$dir" cargo build -q --release -p shopai-edge --target wasm32-wasip2 --features spin >&2
   echo "$dir/wasm32-wasip2/release/shopai_edge.wasm"
 }
+# `shopai serve-embeddings` (all-MiniLM-L6-v2) on a free loopback port, its log to $1: sets
+# embed_port and embed_pid (the caller stops it) once /health answers. Environment given to the
+# call (e.g. RAYON_NUM_THREADS) reaches the server.
+serve_minilm() {
+  embed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$SHOPAI_BIN" serve-embeddings --json --model-dir "$SHOPAI_MODEL_DIR" --addr "127.0.0.1:$embed_port" >"$1" 2>&1 &
+  embed_pid=$!
+  for _ in $(seq 300); do curl -fs "http://127.0.0.1:$embed_port/health" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  die "serve-embeddings did not start: $1"
+}
 # Python tools for tests (moto_server as the S3-API server; boto3 + pyarrow as independent clients).
 export SHOPAI_VENV="$SHOPAI_HOME/venv"
 export SHOPAI_PYTHON="$SHOPAI_VENV/bin/python"

@@ -197,19 +197,19 @@ fn guard_index(
     dims: usize,
     opts: &vectors::IndexOptions,
 ) -> Result<Vec<u8>> {
-    let bytes = if parts.vector_extras.graph.is_some() {
-        match guard_graph(parts, bytes, values, dims, opts)? {
+    let bytes = match parts.vector_extras.graph {
+        Some(_) => match guard_graph(parts, bytes, values, dims, opts)? {
             Some(kept) => return Ok(kept),
             None => {
+                // Coded again: without a graph the bundle gets sign bits and the int4 residual.
                 let signs = vectors::IndexOptions { kind: vectors::IndexKind::Signs, refine: None, ..*opts };
                 let (codes, extras) = vectors::build_index(values, dims, &signs, false)?;
                 parts.vectors = codes;
                 parts.vector_extras = extras;
                 parts.to_bytes()?
             }
-        }
-    } else {
-        bytes
+        },
+        None => bytes,
     };
     if parts.vector_extras.signs.is_empty() {
         return Ok(bytes);
@@ -224,10 +224,8 @@ fn guard_index(
     }
     // Not a warning: sparse (hashed) vectors meet this on every build.
     crate::io::log::info("index auto: the plain scan (sign bits would lose recall@10)", fields);
-    let flat = vectors::IndexOptions { kind: vectors::IndexKind::Flat, refine: None, ..*opts };
-    let (codes, extras) = vectors::build_index(values, dims, &flat, false)?;
-    parts.vectors = codes;
-    parts.vector_extras = extras;
+    // The scan reads the same codes and residual: only the sign bits go.
+    parts.vector_extras.signs.clear();
     Ok(parts.to_bytes()?)
 }
 
