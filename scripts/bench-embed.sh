@@ -19,17 +19,7 @@ echo "| threads | texts | seconds end to end | sentences/s end to end | server s
 echo "|---:|---:|---:|---:|---:|---:|"
 for threads in 1 2; do
   RAYON_NUM_THREADS=$threads serve_minilm "$work/serve.log"
-  cat >"$work/cfg.toml" <<TOML
-[openai]
-base_url = "http://127.0.0.1:$embed_port/v1"
-[embeddings]
-provider = "openai"
-model = "all-MiniLM-L6-v2"
-dimensions = 0
-batch_size = 512
-usd_per_million_tokens = 0.0
-cache_dir = "$work/cache-$threads"
-TOML
+  minilm_toml "$embed_port" "$work/cache-$threads" 512 >"$work/cfg.toml"
   start=$(date +%s.%N)
   "$SHOPAI_BIN" --config "$work/cfg.toml" embed --quiet >/dev/null
   end=$(date +%s.%N)

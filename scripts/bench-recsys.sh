@@ -40,17 +40,7 @@ case "${EMBED:-hash}" in
   minilm)
     bash scripts/fetch-model.sh >/dev/null
     serve_minilm "$OUT/serve-embeddings.log"
-    cat >"$OUT/minilm.toml" <<TOML
-[openai]
-base_url = "http://127.0.0.1:$embed_port/v1"
-[embeddings]
-provider = "openai"
-model = "all-MiniLM-L6-v2"
-dimensions = 0
-batch_size = 256
-usd_per_million_tokens = 0.0
-cache_dir = "$OUT/embed-cache-minilm"
-TOML
+    minilm_toml "$embed_port" "$OUT/embed-cache-minilm" >"$OUT/minilm.toml"
     config=(--config "$OUT/minilm.toml") suffix="$suffix-minilm" ;;
   *) die "EMBED must be hash or minilm, not $EMBED" ;;
 esac

@@ -39,16 +39,7 @@ if [ "$embedder" = "minilm" ]; then
   pids+=($!)
   for _ in $(seq 150); do curl -fs "http://127.0.0.1:$embed_port/health" >/dev/null 2>&1 && break; sleep 0.2; done
   curl -fs "http://127.0.0.1:$embed_port/health" >/dev/null || die "the embeddings server did not start: $(cat "$out/embeddings.log")"
-  cat >"$out/shopai.toml" <<TOML
-[openai]
-base_url = "http://127.0.0.1:$embed_port/v1"
-[embeddings]
-provider = "openai"
-model = "all-MiniLM-L6-v2"
-dimensions = 0
-usd_per_million_tokens = 0.0
-cache_dir = "$SHOPAI_HOME/cache/embeddings"
-TOML
+  minilm_toml "$embed_port" "$SHOPAI_HOME/cache/embeddings" >"$out/shopai.toml"
   edge_env=(--env "SHOPAI_EMBEDDINGS_URL=http://127.0.0.1:$embed_port/v1")
   page_query="?embeddings=http://127.0.0.1:$edge_port/v1/embeddings"
   query="space adventure with robots"

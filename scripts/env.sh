@@ -35,6 +35,21 @@ serve_minilm() {
   for _ in $(seq 300); do curl -fs "http://127.0.0.1:$embed_port/health" >/dev/null 2>&1 && return 0; sleep 0.2; done
   die "serve-embeddings did not start: $1"
 }
+# The shopai.toml that embeds through that server (OpenAI provider, the model's own 384 dimensions,
+# no cost): port $1, embedding cache folder $2, texts per request $3 (default 256).
+minilm_toml() {
+  cat <<TOML
+[openai]
+base_url = "http://127.0.0.1:$1/v1"
+[embeddings]
+provider = "openai"
+model = "all-MiniLM-L6-v2"
+dimensions = 0
+batch_size = ${3:-256}
+usd_per_million_tokens = 0.0
+cache_dir = "$2"
+TOML
+}
 # Python tools for tests (moto_server as the S3-API server; boto3 + pyarrow as independent clients).
 export SHOPAI_VENV="$SHOPAI_HOME/venv"
 export SHOPAI_PYTHON="$SHOPAI_VENV/bin/python"
