@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything ShopAI needs, idempotently (a second run does nothing):
 # Rust toolchain + wasm targets, wasm-bindgen-cli (exact crate version), wasm-pack, wasmtime-cli,
-# Debian chromium, node test packages, binaryen's wasm-opt. Only package registries are used.
+# Debian chromium, node test packages, binaryen's wasm-opt. Only package registries are used, and
+# ../shared/tools for real Spin where a machine has it.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 mkdir -p "$SHOPAI_TOOLS/bin" "$SHOPAI_HOME/cache"
@@ -26,6 +27,14 @@ fi
 if ! have_version wasmtime "$WASMTIME_VERSION"; then
   step "wasmtime-cli $WASMTIME_VERSION (a cold build takes about 15 minutes on 2 cores)"
   cargo install wasmtime-cli --version "$WASMTIME_VERSION" --locked --root "$SHOPAI_TOOLS"
+fi
+# Real Spin 4.1 (no registry carries it): from ../shared/tools where this machine has it. Without
+# it the tests and benchmarks that use Spin skip, saying so; `wasmtime serve` stays the baseline.
+spin_gz=$(ls "$SHOPAI_ROOT"/../shared/tools/spin-*-linux-x86_64.gz 2>/dev/null | head -1 || true)
+if [ -n "$spin_gz" ] && ! command -v spin >/dev/null 2>&1; then
+  step "Spin from $spin_gz"
+  gunzip -c "$spin_gz" >"$SHOPAI_TOOLS/bin/spin.tmp" && chmod +x "$SHOPAI_TOOLS/bin/spin.tmp"
+  mv "$SHOPAI_TOOLS/bin/spin.tmp" "$SHOPAI_TOOLS/bin/spin"
 fi
 
 if [ ! -x /usr/bin/chromium ]; then

@@ -14,6 +14,7 @@ use crate::data::processed::load_processed;
 use crate::data::ratings::Interactions;
 use crate::data::split::{take, Protocol};
 use crate::index::transitions::TransitionConfig;
+use crate::index::vectors::{IndexKind, IndexOptions};
 use crate::io::progress;
 use crate::report::{self, esc};
 use anyhow::Result;
@@ -95,9 +96,14 @@ impl SourceMatrix {
 
     /// The bundle [`SourceMatrix::compute`] scores with, for scoring it again
     /// ([`SourceMatrix::from_bundle`]) with other recency weights.
+    ///
+    /// Recommendations read only the int8 codes, which every index kind codes alike: the
+    /// bundle gets the plain scan, so no trial builds a graph or runs `--index auto`'s recall
+    /// check (and logs its decision) for a search nobody makes.
     pub fn bundle(exp: &Experiment, h: &[Row], cfg: &BuildConfig) -> Result<Vec<u8>> {
         let transitions = Some(cfg.transitions.unwrap_or_default());
-        build_bundle(&exp.data, h, &BuildConfig { progress: false, transitions, ..cfg.clone() }, "evaluation")
+        let index = IndexOptions { kind: IndexKind::Flat, refine: Some(false), ..cfg.index };
+        build_bundle(&exp.data, h, &BuildConfig { progress: false, transitions, index, ..cfg.clone() }, "evaluation")
     }
 
     /// Score every user of `set` with the bundle `bytes`, histories weighted by recency with
