@@ -13,7 +13,10 @@ start() {
   if [ "$runtime" = wasmtime ]; then
     local envs=(--env SHOPAI_BUNDLE_PATH=/data/bundle.bin)
     for e in "$@"; do envs+=(--env "$e"); done
-    wasmtime serve -Scli -Sp3 -Wcomponent-model-async --addr "127.0.0.1:$p" --dir "$out::/data" "${envs[@]}" "$wasm" >"$out/server.log" 2>&1 &
+    # WASMTIME_SERVE_FLAGS: extra flags for every server of the run (the trivial component's
+    # too), e.g. "-O pooling-allocator" to measure a deployment setting.
+    # shellcheck disable=SC2086
+    wasmtime serve -Scli -Sp3 -Wcomponent-model-async ${WASMTIME_SERVE_FLAGS:-} --addr "127.0.0.1:$p" --dir "$out::/data" "${envs[@]}" "$wasm" >"$out/server.log" 2>&1 &
   else
     local envs=(-e SHOPAI_BUNDLE_PATH=/data/bundle.bin)
     for e in "$@"; do envs+=(-e "$e"); done
