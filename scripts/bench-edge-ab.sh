@@ -16,7 +16,7 @@ mix=popular rounds=6
 [ $# -gt 0 ] && [ "$1" != -- ] && { mix=$1; shift; }
 [ $# -gt 0 ] && [ "$1" != -- ] && { rounds=$1; shift; }
 [ "${1:-}" = -- ] && shift
-command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+command -v wrk >/dev/null || die "wrk is not installed: bash scripts/setup.sh (or apt-get install wrk)"
 bash scripts/fetch-demo-data.sh
 out=$(mktemp -d)
 servers=()

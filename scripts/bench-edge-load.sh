@@ -16,7 +16,7 @@ cd "$SHOPAI_ROOT"
 items=${1:-50000}
 dur=${2:-15}
 conns=16
-command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+command -v wrk >/dev/null || die "wrk is not installed: bash scripts/setup.sh (or apt-get install wrk)"
 [ -f "$SHOPAI_EDGE_WASM" ] || die "build the edge first: bash scripts/build.sh"
 keep="$SHOPAI_HOME/bench-edge-load/$items"
 if [ ! -f "$keep/bundle.bin" ]; then

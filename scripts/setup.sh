@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything ShopAI needs, idempotently (a second run does nothing):
 # Rust toolchain + wasm targets, wasm-bindgen-cli (exact crate version), wasm-pack, wasmtime-cli,
-# Debian chromium, node test packages, binaryen's wasm-opt. Only package registries are used, and
+# Debian chromium and wrk, node test packages, binaryen's wasm-opt. Only package registries are used, and
 # ../shared/tools for real Spin where a machine has it.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -37,11 +37,15 @@ if [ -n "$spin_gz" ] && ! command -v spin >/dev/null 2>&1; then
   mv "$SHOPAI_TOOLS/bin/spin.tmp" "$SHOPAI_TOOLS/bin/spin"
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
-  step "Debian chromium"
+# Debian's chromium (browser tests) and wrk (scripts/soak.sh and the other load benchmarks).
+debs=()
+[ -x /usr/bin/chromium ] || debs+=(chromium)
+command -v wrk >/dev/null 2>&1 || debs+=(wrk)
+if [ ${#debs[@]} -gt 0 ]; then
+  step "Debian packages: ${debs[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
-  apt-get install -y -q chromium
+  apt-get install -y -q "${debs[@]}"
 fi
 
 if [ ! -x "$SHOPAI_TOOLS/npm/node_modules/.bin/wasm-opt" ]; then

@@ -9,7 +9,7 @@ cd "$SHOPAI_ROOT"
 rt=${1:-spin}
 dur=${2:-300}
 conns=16
-command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+command -v wrk >/dev/null || die "wrk is not installed: bash scripts/setup.sh (or apt-get install wrk)"
 [ "$rt" = spin ] && ! command -v spin >/dev/null && die "spin is not on PATH (../shared/tools/README.md)"
 bash scripts/fetch-demo-data.sh
 out=$(mktemp -d)

@@ -7,13 +7,13 @@
 # as deployed: instances share answers through SHOPAI_BUNDLE_CACHE_DIR (wasmtime) or the key-value
 # store (Spin, the `spin`-feature build).
 # Usage: bash scripts/soak.sh [SECONDS per phase, default 20] [CONNECTIONS, default 16]
-# Needs: wrk (apt-get install wrk), wasmtime (scripts/setup.sh), the edge built (scripts/build.sh).
+# Needs: wrk and wasmtime (scripts/setup.sh installs both), the edge built (scripts/build.sh).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$SHOPAI_ROOT"
 dur=${1:-20}
 conns=${2:-16}
-command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+command -v wrk >/dev/null || die "wrk is not installed: bash scripts/setup.sh (or apt-get install wrk)"
 [ -f "$SHOPAI_EDGE_WASM" ] || die "build the edge first: bash scripts/build.sh"
 bash scripts/fetch-demo-data.sh
 out=$(mktemp -d)
