@@ -24,10 +24,9 @@ cleanup() { for p in "${servers[@]}"; do kill "$p" 2>/dev/null || true; done; rm
 trap cleanup EXIT
 "$SHOPAI_BIN" build --ratings data/ml-100k/ml-100k.inter --catalog data/ml-100k/ml-100k.item --out "$out/bundle.bin" --quiet >/dev/null
 python3 scripts/soak-mix.py "$mix" data/ml-100k/ml-100k.item data/ml-100k/ml-100k.inter "$out/mix.lua"
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # serve FLAGS... WASM -> sets $url (not in a subshell, so the PID reaches `servers` and cleanup)
 serve() {
-  local p; p=$(port)
+  local p; p=$(free_port)
   mkdir -p "$out/shared-$p"
   wasmtime serve -Scli -Sp3 -Wcomponent-model-async --addr "127.0.0.1:$p" --dir "$out::/data" \
     --env SHOPAI_BUNDLE_PATH=/data/bundle.bin --env "SHOPAI_BUNDLE_CACHE_DIR=/data/shared-$p" "$@" >/dev/null 2>&1 &

@@ -28,7 +28,7 @@ source scripts/soak-lib.sh
 
 # fake_endpoint FAULTS -> sets $endpoint (…/v1)
 fake_endpoint() {
-  local p; p=$(port)
+  local p; p=$(free_port)
   "$SHOPAI_PYTHON" tests/e2e/fake_openai.py "$p" "$1" >/dev/null 2>&1 &
   pids+=("$!")
   for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$p/stats" && break; sleep 0.1; done

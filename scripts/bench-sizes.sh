@@ -26,7 +26,7 @@ printf '| edge component .wasm | %s |\n' "$(stat -c %s "$SHOPAI_EDGE_WASM")"
 # measure NAME WASM METHOD PATH BODY -> prints fresh/warm medians in ms
 measure() {
   local name=$1 comp=$2 method=$3 path=$4 body=$5 port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   wasmtime serve -Scli -Sp3 -Wcomponent-model-async --addr "127.0.0.1:$port" --dir "$out::/data" \
     --env SHOPAI_BUNDLE_PATH=/data/bundle.bin "$comp" >"$out/edge-$port.log" 2>&1 &
   local pid=$!

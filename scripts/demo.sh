@@ -35,10 +35,8 @@ query="star wars"
 if [ "$embedder" = "minilm" ]; then
   step "serving all-MiniLM-L6-v2 behind the OpenAI API (shopai serve-embeddings)"
   bash scripts/fetch-model.sh >/dev/null
-  "$SHOPAI_BIN" serve-embeddings --model-dir "$SHOPAI_MODEL_DIR" --addr "127.0.0.1:$embed_port" >"$out/embeddings.log" 2>&1 &
-  pids+=($!)
-  for _ in $(seq 150); do curl -fs "http://127.0.0.1:$embed_port/health" >/dev/null 2>&1 && break; sleep 0.2; done
-  curl -fs "http://127.0.0.1:$embed_port/health" >/dev/null || die "the embeddings server did not start: $(cat "$out/embeddings.log")"
+  serve_minilm "$out/embeddings.log" "$embed_port"
+  pids+=("$embed_pid")
   minilm_toml "$embed_port" "$SHOPAI_HOME/cache/embeddings" >"$out/shopai.toml"
   edge_env=(--env "SHOPAI_EMBEDDINGS_URL=http://127.0.0.1:$embed_port/v1")
   page_query="?embeddings=http://127.0.0.1:$edge_port/v1/embeddings"

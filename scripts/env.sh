@@ -25,11 +25,13 @@ spin_edge_wasm() {
   CARGO_TARGET_DIR="$dir" cargo build -q --release -p shopai-edge --target wasm32-wasip2 --features spin >&2
   echo "$dir/wasm32-wasip2/release/shopai_edge.wasm"
 }
-# `shopai serve-embeddings` (all-MiniLM-L6-v2) on a free loopback port, its log to $1: sets
-# embed_port and embed_pid (the caller stops it) once /health answers. Environment given to the
-# call (e.g. RAYON_NUM_THREADS) reaches the server.
+# A free TCP port on loopback, for the servers the scripts start.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# `shopai serve-embeddings` (all-MiniLM-L6-v2) on loopback, its log to $1, on port $2 (default: a
+# free one): sets embed_port and embed_pid (the caller stops it) once /health answers. Environment
+# given to the call (e.g. RAYON_NUM_THREADS) reaches the server.
 serve_minilm() {
-  embed_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  embed_port=${2:-$(free_port)}
   "$SHOPAI_BIN" serve-embeddings --json --model-dir "$SHOPAI_MODEL_DIR" --addr "127.0.0.1:$embed_port" >"$1" 2>&1 &
   embed_pid=$!
   for _ in $(seq 300); do curl -fs "http://127.0.0.1:$embed_port/health" >/dev/null 2>&1 && return 0; sleep 0.2; done

@@ -3,12 +3,11 @@
 # print one Markdown table row. The caller sets: out (work dir with bundle.bin and the .lua mixes),
 # pids (array: servers to kill on exit), dur (seconds per phase), conns (wrk connections).
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start RUNTIME WASM ENV... -> sets $url, $pid (the server process)
 start() {
   local runtime=$1 wasm=$2; shift 2
-  local p; p=$(port)
+  local p; p=$(free_port)
   url="http://127.0.0.1:$p"
   if [ "$runtime" = wasmtime ]; then
     local envs=(--env SHOPAI_BUNDLE_PATH=/data/bundle.bin)
