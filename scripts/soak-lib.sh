@@ -12,8 +12,9 @@ start() {
   if [ "$runtime" = wasmtime ]; then
     local envs=(--env SHOPAI_BUNDLE_PATH=/data/bundle.bin)
     for e in "$@"; do envs+=(--env "$e"); done
-    # WASMTIME_SERVE_FLAGS: extra flags for every server of the run (the trivial component's
-    # too), e.g. "-O pooling-allocator" to measure a deployment setting.
+    # WASMTIME_SERVE_FLAGS / SPIN_UP_FLAGS: extra flags for every server of the run (the trivial
+    # component's too), to measure a deployment setting, e.g. "-O pooling-allocator" or
+    # "--max-instance-reuse-count 4096" (both runtimes take the latter).
     # shellcheck disable=SC2086
     wasmtime serve -Scli -Sp3 -Wcomponent-model-async ${WASMTIME_SERVE_FLAGS:-} --addr "127.0.0.1:$p" --dir "$out::/data" "${envs[@]}" "$wasm" >"$out/server.log" 2>&1 &
   else
@@ -35,7 +36,8 @@ allowed_outbound_hosts = ["http://127.0.0.1:*"]
 key_value_stores = ["default"]
 EOF
     mkdir -p "$out/data"; ln -f "$out/bundle.bin" "$out/data/bundle.bin"
-    spin up -f "$out/spin.toml" --listen "127.0.0.1:$p" "${envs[@]}" --direct-mounts >"$out/server.log" 2>&1 &
+    # shellcheck disable=SC2086
+    spin up -f "$out/spin.toml" --listen "127.0.0.1:$p" ${SPIN_UP_FLAGS:-} "${envs[@]}" --direct-mounts >"$out/server.log" 2>&1 &
   fi
   pid=$!
   pids+=("$pid")

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# How long the runtime keeps an edge instance: Spin's and `wasmtime serve`'s default
+# (`--max-instance-reuse-count` 128 for WASIp3 components) against a longer reuse, alternating in
+# rounds on the same build, each beside the trivial spin-sdk component (../shared/anchors/edge)
+# under the same flags. Per configuration: the trivial component, long-tail searches and
+# recommendations with the answer cache off, popular searches with it on; wrk at saturation on
+# loopback for a bounded time, one Markdown row per phase (req/s, p50/p99, errors, server RSS).
+# Usage: bash scripts/bench-instance-reuse.sh [SECONDS per phase, default 6] [ROUNDS, default 3]
+#        [REUSE, default 4096] [RUNTIMES, default "wasmtime spin" (spin when on PATH)]
+# Needs: wrk and wasmtime (scripts/setup.sh), the edge built (scripts/build.sh).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$SHOPAI_ROOT"
+dur=${1:-6}
+rounds=${2:-3}
+reuse=${3:-4096}
+runtimes=${4:-wasmtime spin}
+conns=16
+command -v wrk >/dev/null || die "wrk is not installed: bash scripts/setup.sh (or apt-get install wrk)"
+[ -f "$SHOPAI_EDGE_WASM" ] || die "build the edge first: bash scripts/build.sh"
+if [[ " $runtimes " == *" spin "* ]] && ! command -v spin >/dev/null; then
+  echo "(spin not on PATH: Spin rounds skipped)" >&2
+  runtimes=${runtimes//spin/}
+fi
+bash scripts/fetch-demo-data.sh
+out=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; rm -rf "$out"; }
+trap cleanup EXIT
+"$SHOPAI_BIN" build --ratings data/ml-100k/ml-100k.inter --catalog data/ml-100k/ml-100k.item --out "$out/bundle.bin" --quiet >/dev/null
+anchor_dir="$SHOPAI_ROOT/../shared/anchors/edge"
+anchor="$SHOPAI_HOME/anchor-target/wasm32-wasip2/release/edge_anchor.wasm"
+[ -d "$anchor_dir" ] || die "no trivial component at $anchor_dir"
+(cd "$anchor_dir" && CARGO_TARGET_DIR="$SHOPAI_HOME/anchor-target" cargo build -q --target wasm32-wasip2 --release)
+for mix in anchor search recommend popular; do
+  python3 scripts/soak-mix.py "$mix" data/ml-100k/ml-100k.item data/ml-100k/ml-100k.inter "$out/$mix.lua"
+done
+source scripts/soak-lib.sh
+[[ " $runtimes " == *" spin "* ]] && spin_wasm=$(spin_edge_wasm)
+for r in $(seq "$rounds"); do
+  for rt in $runtimes; do
+    for flags in "" "--max-instance-reuse-count $reuse"; do
+      export WASMTIME_SERVE_FLAGS="$flags" SPIN_UP_FLAGS="$flags"
+      wasm=$SHOPAI_EDGE_WASM shared=(SHOPAI_BUNDLE_CACHE_DIR=/data/shared)
+      [ "$rt" = spin ] && wasm=$spin_wasm shared=()
+      rm -rf "$out/shared" "$out/.spin"; mkdir -p "$out/shared"
+      header "round $r, $rt, ${flags:-default reuse (128)}"
+      start "$rt" "$anchor"; phase "trivial component, GET /" anchor; stop
+      start "$rt" "$wasm" SHOPAI_ANSWER_CACHE_ENTRIES=0 "${shared[@]}"
+      phase "ShopAI /search, long-tail, answer cache off" search
+      phase "ShopAI /recommendations, users + sessions, answer cache off" recommend
+      stop
+      start "$rt" "$wasm" "${shared[@]}"
+      phase "ShopAI popular searches, POST (answer cache on)" popular
+      stop
+    done
+  done
+done
+echo
+echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%FT%TZ); wasmtime $(wasmtime --version | cut -d' ' -f2)$(command -v spin >/dev/null && echo ", $(spin --version)")"
