@@ -27,29 +27,16 @@ out=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done; rm -rf "$out"; }
 trap cleanup EXIT
-"$SHOPAI_BIN" build --ratings data/ml-100k/ml-100k.inter --catalog data/ml-100k/ml-100k.item --out "$out/bundle.bin" --quiet >/dev/null
-anchor_dir="$SHOPAI_ROOT/../shared/anchors/edge"
-anchor="$SHOPAI_HOME/anchor-target/wasm32-wasip2/release/edge_anchor.wasm"
-[ -d "$anchor_dir" ] || die "no trivial component at $anchor_dir"
-(cd "$anchor_dir" && CARGO_TARGET_DIR="$SHOPAI_HOME/anchor-target" cargo build -q --target wasm32-wasip2 --release)
-for mix in anchor search recommend popular; do
-  python3 scripts/soak-mix.py "$mix" data/ml-100k/ml-100k.item data/ml-100k/ml-100k.inter "$out/$mix.lua"
-done
 source scripts/soak-lib.sh
+prepare anchor search recommend popular
 [[ " $runtimes " == *" spin "* ]] && spin_wasm=$(spin_edge_wasm)
 for r in $(seq "$rounds"); do
   for rt in $runtimes; do
     for flags in "" "--max-instance-reuse-count $reuse"; do
       export WASMTIME_SERVE_FLAGS="$flags" SPIN_UP_FLAGS="$flags"
-      wasm=$SHOPAI_EDGE_WASM shared=(SHOPAI_BUNDLE_CACHE_DIR=/data/shared)
-      [ "$rt" = spin ] && wasm=$spin_wasm shared=()
-      rm -rf "$out/shared" "$out/.spin"; mkdir -p "$out/shared"
+      as_deployed "$rt"
       header "round $r, $rt, ${flags:-default reuse (128)}"
-      start "$rt" "$anchor"; phase "trivial component, GET /" anchor; stop
-      start "$rt" "$wasm" SHOPAI_ANSWER_CACHE_ENTRIES=0 "${shared[@]}"
-      phase "ShopAI /search, long-tail, answer cache off" search
-      phase "ShopAI /recommendations, users + sessions, answer cache off" recommend
-      stop
+      trivial_then_ranked "$rt"
       start "$rt" "$wasm" "${shared[@]}"
       phase "ShopAI popular searches, POST (answer cache on)" popular
       stop

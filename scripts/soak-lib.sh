@@ -91,3 +91,35 @@ header() {
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
 }
 
+# as_deployed RUNTIME -> sets $wasm and $shared: the edge as deployed under RUNTIME (under Spin
+# the `spin`-feature build in $spin_wasm, whose key-value store instances share; under wasmtime a
+# shared writable folder), with that store emptied.
+as_deployed() {
+  wasm=$SHOPAI_EDGE_WASM shared=(SHOPAI_BUNDLE_CACHE_DIR=/data/shared)
+  if [ "$1" = spin ]; then wasm=$spin_wasm shared=(); fi
+  rm -rf "$out/shared" "$out/.spin"; mkdir -p "$out/shared"
+}
+
+# trivial_then_ranked RUNTIME: the trivial component ($anchor), then long-tail searches and
+# recommendations with the answer cache off (every request ranked). After as_deployed.
+trivial_then_ranked() {
+  start "$1" "$anchor"; phase "trivial component, GET /" anchor; stop
+  start "$1" "$wasm" SHOPAI_ANSWER_CACHE_ENTRIES=0 "${shared[@]}"
+  phase "ShopAI /search, long-tail, answer cache off" search
+  phase "ShopAI /recommendations, users + sessions, answer cache off" recommend
+  stop
+}
+
+# prepare MIX... -> $out/bundle.bin (ML-100k, hashing embedder), $anchor (the trivial spin-sdk
+# component of ../shared/anchors/edge, built) and $out/MIX.lua for each traffic mix of
+# scripts/soak-mix.py.
+prepare() {
+  "$SHOPAI_BIN" build --ratings data/ml-100k/ml-100k.inter --catalog data/ml-100k/ml-100k.item --out "$out/bundle.bin" --quiet >/dev/null
+  local anchor_dir="$SHOPAI_ROOT/../shared/anchors/edge" mix
+  anchor="$SHOPAI_HOME/anchor-target/wasm32-wasip2/release/edge_anchor.wasm"
+  [ -d "$anchor_dir" ] || die "no trivial component at $anchor_dir"
+  (cd "$anchor_dir" && CARGO_TARGET_DIR="$SHOPAI_HOME/anchor-target" cargo build -q --target wasm32-wasip2 --release)
+  for mix in "$@"; do
+    python3 scripts/soak-mix.py "$mix" data/ml-100k/ml-100k.item data/ml-100k/ml-100k.inter "$out/$mix.lua"
+  done
+}

@@ -20,15 +20,8 @@ out=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$out"; }
 trap cleanup EXIT
-"$SHOPAI_BIN" build --ratings data/ml-100k/ml-100k.inter --catalog data/ml-100k/ml-100k.item --out "$out/bundle.bin" --quiet >/dev/null
-anchor_dir="$SHOPAI_ROOT/../shared/anchors/edge"
-anchor="$SHOPAI_HOME/anchor-target/wasm32-wasip2/release/edge_anchor.wasm"
-[ -d "$anchor_dir" ] || die "no trivial component at $anchor_dir"
-(cd "$anchor_dir" && CARGO_TARGET_DIR="$SHOPAI_HOME/anchor-target" cargo build -q --target wasm32-wasip2 --release)
-for mix in anchor search recommend popular popular-get mixed; do
-  python3 scripts/soak-mix.py "$mix" data/ml-100k/ml-100k.item data/ml-100k/ml-100k.inter "$out/$mix.lua"
-done
 source "$(dirname "$0")/soak-lib.sh"
+prepare anchor search recommend popular popular-get mixed
 # As deployed: under Spin the component built with the `spin` feature (the key-value store is the
 # store instances share); under wasmtime a shared writable folder (SHOPAI_BUNDLE_CACHE_DIR).
 if command -v spin >/dev/null; then
@@ -38,15 +31,9 @@ fi
 runtimes=(wasmtime)
 command -v spin >/dev/null && runtimes+=(spin) || echo "(spin not on PATH: Spin rows skipped)" >&2
 for rt in "${runtimes[@]}"; do
-  wasm=$SHOPAI_EDGE_WASM shared=(SHOPAI_BUNDLE_CACHE_DIR=/data/shared)
-  [ "$rt" = spin ] && wasm=$spin_wasm shared=()
-  rm -rf "$out/shared" "$out/.spin"; mkdir -p "$out/shared"
+  as_deployed "$rt"
   header "$rt"
-  start "$rt" "$anchor"; phase "trivial component, GET /" anchor; stop
-  start "$rt" "$wasm" SHOPAI_ANSWER_CACHE_ENTRIES=0 "${shared[@]}"
-  phase "ShopAI /search, long-tail, answer cache off" search
-  phase "ShopAI /recommendations, users + sessions, answer cache off" recommend
-  stop
+  trivial_then_ranked "$rt"
   start "$rt" "$wasm" "${shared[@]}"
   phase "ShopAI /search, long-tail (answer cache on)" search
   phase "ShopAI /recommendations, users + sessions (answer cache on)" recommend
