@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Is the edge's memory flat under load? One long phase of the realistic mix (scripts/soak-mix.py
 # `mixed`) at saturation, set up as scripts/soak.sh deploys it, with the serving process tree's RSS
-# sampled every second and printed once a minute, then the phase's table row.
+# sampled every second and printed once a minute, then the phase's table row. WASMTIME_SERVE_FLAGS /
+# SPIN_UP_FLAGS (scripts/soak-lib.sh) measure a deployment setting, e.g. a longer instance reuse.
 # Usage: bash scripts/soak-memory.sh [RUNTIME wasmtime|spin, default spin] [SECONDS, default 300]
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -19,11 +20,8 @@ trap cleanup EXIT
 "$SHOPAI_BIN" build --ratings data/ml-100k/ml-100k.inter --catalog data/ml-100k/ml-100k.item --out "$out/bundle.bin" --quiet >/dev/null
 python3 scripts/soak-mix.py mixed data/ml-100k/ml-100k.item data/ml-100k/ml-100k.inter "$out/mixed.lua"
 source "$(dirname "$0")/soak-lib.sh"
-wasm=$SHOPAI_EDGE_WASM shared=(SHOPAI_BUNDLE_CACHE_DIR=/data/shared)
-if [ "$rt" = spin ]; then
-  wasm=$(spin_edge_wasm) shared=()
-fi
-mkdir -p "$out/shared"
+if [ "$rt" = spin ]; then spin_wasm=$(spin_edge_wasm); fi
+as_deployed "$rt"
 start "$rt" "$wasm" "${shared[@]}"
 (
   s=0
