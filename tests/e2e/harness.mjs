@@ -75,6 +75,20 @@ export function jsonLines(proc) {
     .filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 }
 
+/** How many request lines (lines with a `route`) the edge has logged. */
+export const requestLines = (proc) => jsonLines(proc).filter((l) => l.route).length;
+
+/**
+ * Wait until the edge has logged `n` request lines. A request's task ends only after its line is
+ * written, and while an instance is still running a task `wasmtime serve` hands the next request
+ * to a fresh instance, whose per-instance caches are empty. A test that expects a per-instance
+ * cache hit waits for the earlier request's line first.
+ */
+export async function untilLogged(proc, n, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  while (requestLines(proc) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
+
 export async function waitFor(url, proc, timeoutMs = 30000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
