@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ROOT, fixtureBundle, freePort, startProcess, waitFor, startEdge, requestLines, untilLogged } from './harness.mjs';
+import { ROOT, fixtureBundle, freePort, startProcess, waitFor, startEdge, logged } from './harness.mjs';
 
 const PYTHON = process.env.SHOPAI_PYTHON || 'python3';
 let fx;
@@ -43,9 +43,7 @@ test('answers are grounded in the top results, costed, cached; failures say why'
   const e = await startEdge(fx.dir, 'bundle.bin', [`SHOPAI_CHAT_URL=http://127.0.0.1:${port}/v1`, 'SHOPAI_CHAT_MODEL=fake-chat',
     'SHOPAI_ANSWER_TIMEOUT_MS=300', 'SHOPAI_CHAT_USD_PER_MILLION_TOKENS=2']);
   running.push(e.proc);
-  const seen = requestLines(e.proc);
-  const ok = await ask(e, 'cotton shirt');
-  await untilLogged(e.proc, seen + 1);
+  const ok = await logged(e.proc, () => ask(e, 'cotton shirt'));
   // The fake echoes the prompt: the question and the top results with their ids.
   assert.match(ok.answer, /^Summary: Question: cotton shirt\nProducts:\n/);
   for (const r of ok.results) assert.ok(ok.answer.includes(`[${r.product_id}] ${r.title}`), r.product_id);

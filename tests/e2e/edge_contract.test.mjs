@@ -10,7 +10,7 @@ import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, fixtureBundle, startEdge, tempDir, jsonLines, requestLines, untilLogged } from './harness.mjs';
+import { ROOT, fixtureBundle, startEdge, tempDir, jsonLines, logged } from './harness.mjs';
 
 const PYTHON = process.env.SHOPAI_PYTHON || 'python3';
 const SPEC = join(ROOT, 'crates/edge/openapi.json');
@@ -114,15 +114,11 @@ test('the contract check fails on a response the spec does not allow', async () 
 
 test('repeated requests are answered from the answer cache with the same body', async () => {
   const strip = ({ took_ms, ...rest }) => rest;
-  // Each repeat waits for the first's line, so it reaches the instance that cached it (harness.mjs).
-  let seen = requestLines(edge.proc);
-  const first = await call(edge, 'POST', '/search', { query: 'blue  cotton shirt', top_k: 4 }, { record: false });
-  await untilLogged(edge.proc, seen + 1);
+  // Each first request is logged before its repeat, so the repeat reaches the instance that cached it (harness.mjs).
+  const first = await logged(edge.proc, () => call(edge, 'POST', '/search', { query: 'blue  cotton shirt', top_k: 4 }, { record: false }));
   const again = await call(edge, 'POST', '/search', { topK: 4, text: '  blue cotton   shirt ' }, { record: false });
   assert.deepEqual(strip(again.body), strip(first.body));
-  seen = requestLines(edge.proc);
-  const rec1 = await call(edge, 'POST', '/recommendations', { history: ['P00003', 'P00007'], top_k: 5 }, { record: false });
-  await untilLogged(edge.proc, seen + 1);
+  const rec1 = await logged(edge.proc, () => call(edge, 'POST', '/recommendations', { history: ['P00003', 'P00007'], top_k: 5 }, { record: false }));
   const rec2 = await call(edge, 'POST', '/recommendations', { top_k: 5, history: ['P00003', 'P00007'] }, { record: false });
   assert.deepEqual(strip(rec2.body), strip(rec1.body));
   const lines = await logLines(edge, exchanges.length + 4);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, PATHS, shopai, tempDir, freePort, startProcess, waitFor, startEdge, jsonLines, requestLines, untilLogged } from './harness.mjs';
+import { ROOT, PATHS, shopai, tempDir, freePort, startProcess, waitFor, startEdge, jsonLines, logged } from './harness.mjs';
 
 const PYTHON = process.env.SHOPAI_PYTHON || 'python3';
 let work;
@@ -65,9 +65,7 @@ async function lastLines(e, n) {
 test('query embeddings are cached per instance; the answer is semantic and says so in the log', async () => {
   const fake = await fakeOpenAI();
   const e = await edgeWith(fake, ['SHOPAI_ANSWER_CACHE_ENTRIES=0']);
-  const seen = requestLines(e.proc);
-  const a = await search(e, 'red kettle');
-  await untilLogged(e.proc, seen + 1);
+  const a = await logged(e.proc, () => search(e, 'red kettle'));
   const b = await search(e, ' red   kettle');
   assert.equal(a.degraded, undefined);
   assert.ok(a.results.some((r) => r.parts.vector !== 0));

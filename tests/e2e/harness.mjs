@@ -75,18 +75,19 @@ export function jsonLines(proc) {
     .filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 }
 
-/** How many request lines (lines with a `route`) the edge has logged. */
-export const requestLines = (proc) => jsonLines(proc).filter((l) => l.route).length;
-
 /**
- * Wait until the edge has logged `n` request lines. A request's task ends only after its line is
- * written, and while an instance is still running a task `wasmtime serve` hands the next request
- * to a fresh instance, whose per-instance caches are empty. A test that expects a per-instance
- * cache hit waits for the earlier request's line first.
+ * `send()` (one request to the edge served by `proc`), then wait until the edge has logged its
+ * line. A request's task ends only after its line is written, and while an instance is still
+ * running a task `wasmtime serve` hands the next request to a fresh instance, whose per-instance
+ * caches are empty: a test that expects a per-instance cache hit sends the earlier request so.
  */
-export async function untilLogged(proc, n, timeoutMs = 10000) {
+export async function logged(proc, send, timeoutMs = 10000) {
+  const count = () => jsonLines(proc).filter((l) => l.route).length;
+  const seen = count();
+  const result = await send();
   const deadline = Date.now() + timeoutMs;
-  while (requestLines(proc) < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while (count() <= seen && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  return result;
 }
 
 export async function waitFor(url, proc, timeoutMs = 30000) {

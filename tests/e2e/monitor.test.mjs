@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync, readFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { ROOT, PATHS, shopai, tempDir, freePort, startProcess, waitFor, startEdge, jsonLines, requestLines, untilLogged, BROWSER_ARGS } from './harness.mjs';
+import { ROOT, PATHS, shopai, tempDir, freePort, startProcess, waitFor, startEdge, jsonLines, logged, BROWSER_ARGS } from './harness.mjs';
 
 const PY = process.env.SHOPAI_PYTHON || 'python3';
 const SCREENSHOTS = process.env.SHOPAI_SCREENSHOTS || tempDir('shopai-shots-');
@@ -36,14 +36,12 @@ after(async () => {
 const QUERIES = ['hiking boots', 'chef knife', 'warm winter coat', 'hiking boots', 'board game', 'chef knife', 'hiking boots'];
 
 // Each request waits for its line: a repeated query then reaches the instance that cached it
-// (harness.mjs, `untilLogged`).
-async function send(path, body, init = {}) {
-  const seen = requestLines(edge.proc);
+// (harness.mjs, `logged`).
+const send = (path, body, init = {}) => logged(edge.proc, async () => {
   const r = await fetch(edge.url + path, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), ...init });
   await r.arrayBuffer();
-  await untilLogged(edge.proc, seen + 1);
   return r.status;
-}
+});
 
 test('the edge answers a bounded mix of good, bad and degraded requests', async () => {
   const statuses = [];
