@@ -142,6 +142,9 @@ pub struct RecScratch {
     collab: Vec<f32>,
     vector: Vec<f32>,
     popularity: Vec<f32>,
+    /// The counts `popularity` was standardized from: the same counts (a bundle's popularity does
+    /// not change between requests) skip the `log1p` per item and the standardization.
+    popularity_of: Vec<f32>,
     item: Vec<f32>,
     next: Vec<f32>,
     cold: Vec<f32>,
@@ -210,11 +213,15 @@ fn weighed_source_scores(
     let k = view.factors.dim;
     scratch.collab.resize(n, 0.0);
     scratch.vector.resize(n, 0.0);
-    scratch.popularity.resize(n, 0.0);
     scratch.item.resize(n, 0.0);
     scratch.next.resize(n, 0.0);
     scratch.cold.resize(n, 0.0);
-    popularity_source(view.popularity, &mut scratch.popularity);
+    if scratch.popularity.len() != n || !same_bits(&scratch.popularity_of, view.popularity) {
+        popularity_source(view.popularity, &mut scratch.popularity);
+        scratch.popularity.resize(n, 0.0);
+        scratch.popularity_of.clear();
+        scratch.popularity_of.extend_from_slice(view.popularity);
+    }
     scratch.item.fill(0.0);
     if w.next != 0.0 {
         next_scores(&history.recent, |i| view.next_of(i), &mut scratch.next);
@@ -266,6 +273,11 @@ fn weighed_source_scores(
         }
     }
     Ok(())
+}
+
+/// Whether two slices hold the same floats, bit for bit.
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// The next-item source: for each item, the sum over the `recent` items (latest first) of the
@@ -359,10 +371,8 @@ pub fn recommend(
     let hist = history.items;
     fuse_all(&w, scratch);
     scratch.top.reset(top_k);
-    for (i, &score) in scratch.fused.iter().enumerate() {
-        if filter.allows(view, i as u32) {
-            scratch.top.push(i as u32, score);
-        }
+    for i in filter.admitted(view, scratch.fused.len()) {
+        scratch.top.push(i, scratch.fused[i as usize]);
     }
     let top: Vec<Scored> = scratch.top.drain_sorted();
     // The history's norms once per request, not once per (result, history item) pair.
@@ -496,6 +506,25 @@ mod tests {
         assert_eq!(r.iter().map(|r| r.item).collect::<Vec<_>>(), order[..5]);
         // Weighed 0, the ALS fold-in is not computed: its part reads 0.
         assert!(r.iter().all(|r| r.parts.cold == cold[r.item as usize] && r.parts.collab == 0.0));
+    }
+
+    #[test]
+    fn a_scratch_reused_across_bundles_answers_as_a_fresh_one() {
+        // The standardized popularity is kept between requests: a scratch that served another
+        // bundle (same catalog size, other counts) must not answer with the old bundle's.
+        let (a, _, _) = fixture_bundle(200, 16, 9);
+        let (b, _, _) = fixture_bundle(200, 16, 10);
+        let (a, b) = (crate::Bundle::load(&a).expect("a"), crate::Bundle::load(&b).expect("b"));
+        assert_ne!(a.view().popularity, b.view().popularity);
+        let mut reused = RecScratch::default();
+        for view in [a.view(), b.view(), a.view(), b.view()] {
+            for history in [&[][..], &[3u32, 7][..]] {
+                let filter = Filter::default().with_exclude(history.iter().copied());
+                let got = recommend(&view, history, 10, None, &filter, &mut reused).expect("rec");
+                let fresh = recommend(&view, history, 10, None, &filter, &mut RecScratch::default()).expect("rec");
+                assert_eq!(got, fresh);
+            }
+        }
     }
 
     #[test]
