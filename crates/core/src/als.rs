@@ -341,12 +341,38 @@ pub fn solve_row_exact(
         if conf != 1.0 {
             // The lower triangle only: all that `cholesky_solve` reads.
             for (p, (a_row, &yp)) in a.chunks_exact_mut(k).zip(&y).enumerate() {
-                let s = (conf - 1.0) * yp;
-                a_row[..=p].iter_mut().zip(&y).for_each(|(a, &yq)| *a += s * yq);
+                add_scaled(&mut a_row[..=p], (conf - 1.0) * yp, &y);
             }
         }
     }
     cholesky_solve(&a, &b)
+}
+
+/// `a[q] += s · y[q]` for every `q < a.len()`: one multiply, then one add, per entry.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn add_scaled(a: &mut [f32], s: f32, y: &[f32]) {
+    a.iter_mut().zip(y).for_each(|(a, &yq)| *a += s * yq);
+}
+
+/// [`add_scaled`] with wasm SIMD, four entries per step (Cranelift runs the portable loop's
+/// short, varying-length rows of a fold-in scalar): the same multiply and add per entry.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn add_scaled(a: &mut [f32], s: f32, y: &[f32]) {
+    use core::arch::wasm32::*;
+    let y = &y[..a.len()];
+    let ((a4, at), (y4, yt)) = (a.as_chunks_mut::<4>(), y.as_chunks::<4>());
+    let sv = f32x4_splat(s);
+    for (a, y) in a4.iter_mut().zip(y4) {
+        // SAFETY: `a` and `y` each hold four floats; wasm loads and stores need no alignment.
+        unsafe {
+            let sum =
+                f32x4_add(v128_load(a.as_ptr() as *const v128), f32x4_mul(sv, v128_load(y.as_ptr() as *const v128)));
+            v128_store(a.as_mut_ptr() as *mut v128, sum);
+        }
+    }
+    at.iter_mut().zip(yt).for_each(|(a, &yq)| *a += s * yq);
 }
 
 fn half_pass(rows: &CsrMatrix, other: &[f32], k: usize, cfg: &AlsConfig, out: &mut [f32]) {
@@ -419,6 +445,39 @@ mod tests {
             for (u, v) in x.iter().zip(&x_true) {
                 assert!((u - v).abs() < 1e-3, "k {k}: {x:?}");
             }
+        }
+    }
+
+    #[test]
+    fn fold_in_builds_its_system_entry_by_entry_in_item_order() {
+        // The served fold-in must keep its bits when its loops are rewritten: each lower-triangle
+        // entry is the gram's plus (conf − 1)·y_p·y_q per item, added in item order.
+        for k in [1, 3, 4, 7, 64] {
+            let mut rng = SplitMix64::new(k as u64);
+            let y: Vec<f32> = (0..30 * k).map(|_| rng.next_f32() - 0.5).collect();
+            let gram = gram(&y, k, 0.1);
+            let items: Vec<(u32, f32)> = [(2u32, 1.0f32), (9, 0.5), (17, 0.25), (29, 1.0)].to_vec();
+            let alpha = 4.0;
+            let mut a = gram.clone();
+            let mut b = vec![0f32; k];
+            for &(i, v) in &items {
+                let row = &y[i as usize * k..(i as usize + 1) * k];
+                let conf = alpha * v;
+                axpy(conf, row, &mut b);
+                for p in 0..k {
+                    for q in 0..=p {
+                        a[p * k + q] += ((conf - 1.0) * row[p]) * row[q];
+                    }
+                }
+            }
+            let want = cholesky_solve(&a, &b).expect("spd");
+            let got = solve_row_exact(&gram, k, alpha, &items, |i, out| out.copy_from_slice(&y[i * k..(i + 1) * k]))
+                .expect("solve");
+            assert_eq!(
+                got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "k {k}"
+            );
         }
     }
 

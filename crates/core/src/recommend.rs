@@ -375,19 +375,16 @@ pub fn recommend(
         scratch.top.push(i, scratch.fused[i as usize]);
     }
     let top: Vec<Scored> = scratch.top.drain_sorted();
-    // The history's norms once per request, not once per (result, history item) pair.
-    let dot = crate::quant::best_dot_i8();
-    let norms: Vec<Norms> = hist.iter().map(|&h| Norms::of(view, dot, h)).collect();
+    let items: Vec<u32> = top.iter().map(|s| s.item).collect();
+    let because = explain_all(view, &hist, &items, w);
     let recs = top
         .into_iter()
-        .map(|s| {
-            let i = s.item as usize;
-            Recommendation {
-                item: s.item,
-                score: s.score,
-                parts: scratch.parts(i),
-                because: explain(view, dot, &hist, &norms, s.item, w),
-            }
+        .zip(because)
+        .map(|(s, because)| Recommendation {
+            item: s.item,
+            score: s.score,
+            parts: scratch.parts(s.item as usize),
+            because,
         })
         .collect();
     Ok((recs, source))
@@ -412,8 +409,119 @@ impl Norms {
     }
 }
 
+/// For each of `items`, the (up to two) history items most similar to it, weighing factor and
+/// content similarity, neighbour and next-item weights as the fusion weighs those sources (best
+/// first, ties by history order): [`explain`] for each item, with each history item's norms
+/// computed once and its neighbour and next-item lists read once for all the items rather than
+/// searched once per (item, history item) pair.
+fn explain_all(view: &BundleView<'_>, history: &[u32], items: &[u32], w: FusionWeights) -> Vec<Vec<u32>> {
+    if history.is_empty() {
+        return vec![Vec::new(); items.len()];
+    }
+    let dot = crate::quant::best_dot_i8();
+    let norms: Vec<Norms> = history.iter().map(|&h| Norms::of(view, dot, h)).collect();
+    let item = (w.item != 0.0).then(|| GraphWeights::gather(history, items, |h| view.neighbors_of(h)));
+    let next = (w.next != 0.0).then(|| GraphWeights::gather(history, items, |h| view.next_of(h)));
+    items
+        .iter()
+        .enumerate()
+        .map(|(slot, &i)| {
+            let graph_of = |g: &Option<GraphWeights>, h: usize| g.as_ref().map_or(0.0, |g| g.weight(h, slot));
+            explain_with(
+                view,
+                dot,
+                history,
+                &norms,
+                i,
+                w,
+                |h| w.item * graph_of(&item, h),
+                |h| w.next * graph_of(&next, h),
+            )
+        })
+        .collect()
+}
+
+/// The weight each history item's list (neighbours or next items) gives each of a request's
+/// result items: the first entry naming the item, floored at 0; 0 when the list does not name it.
+struct GraphWeights {
+    items: usize,
+    /// `weights[h * items + slot]`, NaN for "not named".
+    weights: Vec<f32>,
+}
+
+impl GraphWeights {
+    fn gather<I: Iterator<Item = (u32, f32)>>(history: &[u32], items: &[u32], row_of: impl Fn(usize) -> I) -> Self {
+        let mut slots: Vec<(u32, usize)> = items.iter().copied().zip(0..).collect();
+        slots.sort_unstable();
+        let mut weights = vec![f32::NAN; history.len() * items.len()];
+        for (h, &hi) in history.iter().enumerate() {
+            let row = &mut weights[h * items.len()..(h + 1) * items.len()];
+            for (j, x) in row_of(hi as usize) {
+                let first = slots.partition_point(|&(item, _)| item < j);
+                for &(_, slot) in slots[first..].iter().take_while(|&&(item, _)| item == j) {
+                    if row[slot].is_nan() {
+                        row[slot] = x.max(0.0);
+                    }
+                }
+            }
+        }
+        Self { items: items.len(), weights }
+    }
+
+    fn weight(&self, h: usize, slot: usize) -> f32 {
+        let w = self.weights[h * self.items + slot];
+        if w.is_nan() {
+            0.0
+        } else {
+            w
+        }
+    }
+}
+
+/// The (up to two) history items most similar to `item`: content and factor cosines weighed as
+/// the fusion weighs those sources, plus `item_term(h)` and `next_term(h)` for the `h`-th history
+/// item (its neighbour and next-item weights to `item`, already weighed; 0 where the source is
+/// weighed 0). `norms[h]` belongs to `history[h]`.
+#[allow(clippy::too_many_arguments)]
+fn explain_with(
+    view: &BundleView<'_>,
+    dot: DotI8,
+    history: &[u32],
+    norms: &[Norms],
+    item: u32,
+    w: FusionWeights,
+    item_term: impl Fn(usize) -> f32,
+    next_term: impl Fn(usize) -> f32,
+) -> Vec<u32> {
+    // (Not computed for a source weighed 0: its term is 0 either way.)
+    let cos = |m: &crate::quant::QuantView<'_>, a: u32, na: f32, b: u32, nb: f32, weight: f32| {
+        if weight != 0.0 && na > 0.0 && nb > 0.0 {
+            dot(m.row(a as usize), m.row(b as usize)) as f32 / (na * nb)
+        } else {
+            0.0
+        }
+    };
+    let it = Norms::of(view, dot, item);
+    // Content counts with the cold source's share for this item too.
+    let content = w.vector + w.cold * view.popularity.get(item as usize).map_or(0.0, |&c| cold_factor(c));
+    let mut top = TopK::new(2);
+    for (h, (&hi, hn)) in history.iter().zip(norms).enumerate() {
+        top.push(
+            hi,
+            content * cos(&view.vectors, hi, hn.vector, item, it.vector, content)
+                + w.collab * cos(&view.factors, hi, hn.collab, item, it.collab, w.collab)
+                + item_term(h)
+                + next_term(h),
+        );
+    }
+    top.drain_sorted().into_iter().map(|s| s.item).collect()
+}
+
+/// The reference [`explain_all`] is checked against: one item at a time, each list searched for
+/// the item.
 /// The (up to two) history items most similar to `item`, weighing factor and content similarity,
 /// neighbour and next-item weights as the fusion weighs those sources. `norms[i]` belongs to `history[i]`.
+#[cfg(test)]
 fn explain(
     view: &BundleView<'_>,
     dot: DotI8,
@@ -450,6 +558,7 @@ fn explain(
 }
 
 /// The (non-negative) weight `row` gives `item`; 0 when it does not list it.
+#[cfg(test)]
 fn weight_to(mut row: impl Iterator<Item = (u32, f32)>, item: u32) -> f32 {
     row.find(|&(j, _)| j == item).map_or(0.0, |(_, x)| x.max(0.0))
 }
@@ -525,6 +634,29 @@ mod tests {
                 assert_eq!(got, fresh);
             }
         }
+    }
+
+    #[test]
+    fn explanations_for_a_whole_answer_equal_the_per_item_reference() {
+        let (bytes, _, _) = fixture_bundle(200, 16, 9);
+        let b = crate::Bundle::load(&bytes).expect("load");
+        let view = b.view();
+        assert!(view.item_neighbors.is_present() && view.item_next.is_present());
+        let dot = crate::quant::best_dot_i8();
+        let every = FusionWeights { vector: 0.3, collab: 0.5, popularity: 0.1, item: 0.7, next: 0.4, cold: 0.2 };
+        let graph_only = FusionWeights { vector: 0.0, collab: 0.0, popularity: 0.0, item: 1.0, next: 0.5, cold: 0.0 };
+        let no_graph = FusionWeights { item: 0.0, next: 0.0, ..every };
+        // Histories whose neighbours and successors include some of the items explained.
+        let histories: [&[u32]; 3] = [&[5], &[3, 4, 5, 6, 40, 41, 120], &(0..60).collect::<Vec<u32>>()];
+        let items: Vec<u32> = (0..200).step_by(7).chain([6, 7, 42, 43, 121]).collect();
+        for history in histories {
+            let norms: Vec<Norms> = history.iter().map(|&h| Norms::of(&view, dot, h)).collect();
+            for w in [every, graph_only, no_graph] {
+                let want: Vec<Vec<u32>> = items.iter().map(|&i| explain(&view, dot, history, &norms, i, w)).collect();
+                assert_eq!(explain_all(&view, history, &items, w), want, "{history:?} {w:?}");
+            }
+        }
+        assert_eq!(explain_all(&view, &[], &items, every), vec![Vec::<u32>::new(); items.len()]);
     }
 
     #[test]
