@@ -505,6 +505,39 @@ pub fn precise_dot(vectors: &QuantView<'_>, index: &IndexView<'_>, i: usize, q: 
     s
 }
 
+/// [`precise_dot`] of each of `items`, into `out` (cleared first), bit for bit: the int4
+/// residual, one chain of dependent adds per item, runs for four items at a time, so the adds of
+/// four chains overlap instead of each waiting on the last.
+pub fn precise_dots(vectors: &QuantView<'_>, index: &IndexView<'_>, items: &[u32], q: &[f32], out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(items.iter().map(|&i| vectors.dot_f32_centered(i as usize, q)));
+    let Some((codes, scales)) = index.refine else { return };
+    let half = vectors.dim.div_ceil(2);
+    let row = |i: u32| &codes[i as usize * half..(i as usize + 1) * half];
+    let (pairs, last) = q.as_chunks::<2>();
+    let (groups, rest) = items.as_chunks::<4>();
+    for (g, four) in groups.iter().enumerate() {
+        let rows = four.map(row);
+        let mut acc = [0f32; 4];
+        for (j, x) in pairs.iter().enumerate() {
+            for (a, r) in acc.iter_mut().zip(&rows) {
+                *a += ((r[j] & 0x0F) as i32 - 8) as f32 * x[0];
+                *a += ((r[j] >> 4) as i32 - 8) as f32 * x[1];
+            }
+        }
+        for (k, (a, r)) in acc.iter_mut().zip(&rows).enumerate() {
+            if let (Some(&x), Some(&b)) = (last.first(), r.get(q.len() / 2)) {
+                *a += ((b & 0x0F) as i32 - 8) as f32 * x;
+            }
+            out[4 * g + k] += *a * scales[four[k] as usize];
+        }
+    }
+    let done = groups.len() * 4;
+    for (o, &i) in out[done..].iter_mut().zip(rest) {
+        *o = precise_dot(vectors, index, i as usize, q);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,6 +614,34 @@ mod tests {
                 }
                 let want = view.dot_f32_centered(i, &q) + acc * rf.scales[i];
                 assert_eq!(precise_dot(&view, &with, i, &q).to_bits(), want.to_bits(), "dim {dim} row {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn precise_dots_of_many_items_equal_one_at_a_time() {
+        for (dim, refine) in [(1, true), (7, true), (48, true), (49, true), (49, false)] {
+            let n = 13;
+            let v = clustered(n, dim, 4);
+            let (m, extras) = encode(&v, dim, EncodeOptions { signs: false, refine });
+            let view = QuantView { codes: &m.codes, scales: &m.scales, dim, mean: &extras.mean };
+            let index = match extras.refine.as_ref() {
+                Some(rf) => IndexView { refine: Some((&rf.codes, &rf.scales)), ..IndexView::default() },
+                None => IndexView::default(),
+            };
+            let q: Vec<f32> = (0..dim).map(|d| ((d * 7919) % 101) as f32 / 50.0 - 1.0).collect();
+            let mut out = vec![f32::NAN; 3];
+            // Every count from none to past three groups of four, items in no particular order.
+            for len in 0..=n {
+                let items: Vec<u32> = (0..len as u32).map(|i| (i * 5 + 3) % n as u32).collect();
+                precise_dots(&view, &index, &items, &q, &mut out);
+                let want: Vec<u32> =
+                    items.iter().map(|&i| precise_dot(&view, &index, i as usize, &q).to_bits()).collect();
+                assert_eq!(
+                    out.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                    want,
+                    "dim {dim} refine {refine} len {len}"
+                );
             }
         }
     }

@@ -6,7 +6,7 @@
 
 use crate::bundle::{BundleView, SearchMode, SearchWeights};
 use crate::error::{Error, Result};
-use crate::index::{precise_dot, IndexScratch};
+use crate::index::{precise_dots, IndexScratch};
 use crate::quant::{best_dot_i8, quantize_into};
 use crate::topk::TopK;
 
@@ -78,6 +78,8 @@ pub struct SearchScratch {
     top: TopK,
     lexical: Vec<f32>,
     candidates: Vec<u32>,
+    /// [`precise_dots`] of `candidates`.
+    precise: Vec<f32>,
     index: IndexScratch,
 }
 
@@ -372,9 +374,9 @@ pub fn search(view: &BundleView<'_>, query: &SearchQuery<'_>, scratch: &mut Sear
         return Ok(SearchResults { hits: rrf_fuse(view, q, qmu, top_k, scratch), stats });
     }
     scratch.top.reset(top_k);
-    for &i in &scratch.candidates {
-        let v = precise_dot(&view.vectors, &view.index, i as usize, q) + qmu;
-        scratch.top.push(i, v + w * lex_of(&scratch.lexical, i));
+    precise_dots(&view.vectors, &view.index, &scratch.candidates, q, &mut scratch.precise);
+    for (&i, &p) in scratch.candidates.iter().zip(&scratch.precise) {
+        scratch.top.push(i, p + qmu + w * lex_of(&scratch.lexical, i));
     }
     let top = scratch.top.drain_sorted();
     let hits = top
@@ -394,11 +396,8 @@ fn rrf_fuse(view: &BundleView<'_>, q: &[f32], qmu: f32, top_k: usize, scratch: &
         v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         v
     };
-    let vec_rank = by(scratch
-        .candidates
-        .iter()
-        .map(|&i| (i, precise_dot(&view.vectors, &view.index, i as usize, q) + qmu))
-        .collect());
+    precise_dots(&view.vectors, &view.index, &scratch.candidates, q, &mut scratch.precise);
+    let vec_rank = by(scratch.candidates.iter().zip(&scratch.precise).map(|(&i, &p)| (i, p + qmu)).collect());
     let lex_rank =
         by(scratch.candidates.iter().map(|&i| (i, scratch.lexical[i as usize])).filter(|x| x.1 > 0.0).collect());
     let mut fused: Vec<(u32, f32, f32, f32)> = vec_rank

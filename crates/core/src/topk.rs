@@ -97,10 +97,10 @@ impl TopK {
         let s = Scored { item, score };
         if self.heap.len() < self.k {
             self.heap.push(Worst(s));
-        } else if let Some(worst) = self.heap.peek() {
+        } else if let Some(mut worst) = self.heap.peek_mut() {
+            // Replaced in place: one sift down when the guard drops, not a pop and a push.
             if s.rank_cmp(&worst.0) == Ordering::Less {
-                self.heap.pop();
-                self.heap.push(Worst(s));
+                *worst = Worst(s);
             } else {
                 return;
             }
