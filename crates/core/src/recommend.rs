@@ -420,13 +420,12 @@ fn explain_all(view: &BundleView<'_>, history: &[u32], items: &[u32], w: FusionW
     }
     let dot = crate::quant::best_dot_i8();
     let norms: Vec<Norms> = history.iter().map(|&h| Norms::of(view, dot, h)).collect();
-    let item = (w.item != 0.0).then(|| GraphWeights::gather(history, items, |h| view.neighbors_of(h)));
-    let next = (w.next != 0.0).then(|| GraphWeights::gather(history, items, |h| view.next_of(h)));
+    let item = GraphWeights::gather(w.item, &view.item_neighbors, history, items);
+    let next = GraphWeights::gather(w.next, &view.item_next, history, items);
     items
         .iter()
         .enumerate()
         .map(|(slot, &i)| {
-            let graph_of = |g: &Option<GraphWeights>, h: usize| g.as_ref().map_or(0.0, |g| g.weight(h, slot));
             explain_with(
                 view,
                 dot,
@@ -434,15 +433,16 @@ fn explain_all(view: &BundleView<'_>, history: &[u32], items: &[u32], w: FusionW
                 &norms,
                 i,
                 w,
-                |h| w.item * graph_of(&item, h),
-                |h| w.next * graph_of(&next, h),
+                |h| item.term(w.item, h, slot),
+                |h| next.term(w.next, h, slot),
             )
         })
         .collect()
 }
 
 /// The weight each history item's list (neighbours or next items) gives each of a request's
-/// result items: the first entry naming the item, floored at 0; 0 when the list does not name it.
+/// result items: the first entry naming the item, floored at 0; 0 when the list does not name it
+/// or the source is weighed 0 (then no list is read).
 struct GraphWeights {
     items: usize,
     /// `weights[h * items + slot]`, NaN for "not named".
@@ -450,13 +450,16 @@ struct GraphWeights {
 }
 
 impl GraphWeights {
-    fn gather<I: Iterator<Item = (u32, f32)>>(history: &[u32], items: &[u32], row_of: impl Fn(usize) -> I) -> Self {
+    fn gather(weight: f32, lists: &crate::bundle::Weighted<'_>, history: &[u32], items: &[u32]) -> Self {
+        if weight == 0.0 {
+            return Self { items: items.len(), weights: Vec::new() };
+        }
         let mut slots: Vec<(u32, usize)> = items.iter().copied().zip(0..).collect();
         slots.sort_unstable();
         let mut weights = vec![f32::NAN; history.len() * items.len()];
         for (h, &hi) in history.iter().enumerate() {
             let row = &mut weights[h * items.len()..(h + 1) * items.len()];
-            for (j, x) in row_of(hi as usize) {
+            for (j, x) in lists.row(hi as usize) {
                 let first = slots.partition_point(|&(item, _)| item < j);
                 for &(_, slot) in slots[first..].iter().take_while(|&&(item, _)| item == j) {
                     if row[slot].is_nan() {
@@ -468,12 +471,13 @@ impl GraphWeights {
         Self { items: items.len(), weights }
     }
 
-    fn weight(&self, h: usize, slot: usize) -> f32 {
-        let w = self.weights[h * self.items + slot];
-        if w.is_nan() {
-            0.0
-        } else {
-            w
+    /// The source's term for the `h`-th history item and the item in `slot`: `weight` times its
+    /// weight, or 0 when the source is weighed 0 (as the per-item form adds it).
+    fn term(&self, weight: f32, h: usize, slot: usize) -> f32 {
+        match self.weights.get(h * self.items + slot) {
+            _ if weight == 0.0 => 0.0,
+            Some(&x) if !x.is_nan() => weight * x,
+            _ => weight * 0.0,
         }
     }
 }
