@@ -111,38 +111,116 @@ impl<'a> QuantView<'a> {
         centered_dot(self.row(i), x) * self.scales[i]
     }
 
-    /// `out[i] = dot_f32_centered(i, x) + add` for every row, bit for bit: the whole-catalog scan
-    /// of a recommendation. On x86-64 CPUs with AVX2 (detected at run time) the same loop is
-    /// compiled for 256-bit registers — eight lanes in one, the same multiplies and adds in the
-    /// same order (no fused multiply-add), so every machine and the wasm build score alike.
+    /// `out[i] ≈ dot_f32_centered(i, x) + add` for every row: the whole-catalog scan of a
+    /// recommendation. `x` is coded once as int16 ([`quantize_i16`], a relative error of at most
+    /// `0.5 / bound` of its largest entry, [`scan_bound`]: 1/65,534 up to 516 dimensions, far
+    /// under the int8 rows' own) and each row's sum is exact integer arithmetic — the same bits on
+    /// every machine and in the wasm build, and a third of the work of converting every code to
+    /// f32: `out[i] = (row(i) · q) as f32 · q_scale · scales[i] + add`.
     pub fn scan_centered(&self, x: &[f32], add: f32, out: &mut [f32]) {
-        #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
-        {
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: AVX2 was just detected.
-                return unsafe { scan_centered_avx2(self, x, add, out) };
-            }
+        if self.dim == 0 {
+            return out.iter_mut().for_each(|o| *o = add);
         }
-        scan_centered_body(self, x, add, out);
+        let mut q = vec![0i16; self.dim];
+        let q_scale = quantize_i16(&x[..self.dim], scan_bound(self.dim), &mut q);
+        let dot = best_dot_i8_i16();
+        for ((o, row), &scale) in out.iter_mut().zip(self.codes.chunks_exact(self.dim)).zip(self.scales) {
+            *o = dot(row, &q) as f32 * q_scale * scale + add;
+        }
     }
 }
 
-/// The loop of [`QuantView::scan_centered`], inlined into each compiled variant.
+/// The largest int16 code [`QuantView::scan_centered`] gives a query of `dim` entries: 32,767, or
+/// less where `127 · code · dim` would not fit an i32 (past 516 dimensions), so that no sum over
+/// an int8 row — nor any partial sum, in any order — overflows.
+pub fn scan_bound(dim: usize) -> i16 {
+    (i32::MAX as usize / (127 * dim.max(1))).clamp(1, i16::MAX as usize) as i16
+}
+
+/// Code `v` as int16 with one scale (max-abs, `v ≈ code × scale`, codes within ±`bound`; NaN and
+/// infinities code as 0) into `out`, returning the scale (0 for an all-zero vector).
+pub fn quantize_i16(v: &[f32], bound: i16, out: &mut [i16]) -> f32 {
+    let max = v.iter().fold(0f32, |m, x| if x.is_finite() { m.max(x.abs()) } else { m });
+    if max == 0.0 {
+        out.fill(0);
+        return 0.0;
+    }
+    let b = bound as f32;
+    let scale = max / b;
+    for (o, &x) in out.iter_mut().zip(v) {
+        let x = if x.is_finite() { x } else { 0.0 };
+        *o = (x / scale).round().clamp(-b, b) as i16;
+    }
+    scale
+}
+
+/// The fastest exact int8 × int16 dot product here, as [`best_dot_i8`] chooses for int8 × int8.
+fn best_dot_i8_i16() -> fn(&[i8], &[i16]) -> i32 {
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            return dot_i8_i16_avx2;
+        }
+    }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        return dot_i8_i16_simd128;
+    }
+    #[allow(unreachable_code)]
+    dot_i8_i16
+}
+
+/// Exact `a · b` for int8 `a` and int16 `b` (the caller keeps the sum within i32: [`scan_bound`]).
+/// Written as chunks of 16 so LLVM vectorizes it (`pmaddwd` on x86).
 #[inline(always)]
-fn scan_centered_body(m: &QuantView<'_>, x: &[f32], add: f32, out: &mut [f32]) {
-    if m.dim == 0 {
-        return out.iter_mut().for_each(|o| *o = add);
+pub fn dot_i8_i16(a: &[i8], b: &[i16]) -> i32 {
+    let mut acc = [0i32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] = acc[l].wrapping_add(x[l] as i32 * y[l] as i32);
+        }
     }
-    let x = &x[..m.dim];
-    for ((o, row), &scale) in out.iter_mut().zip(m.codes.chunks_exact(m.dim)).zip(m.scales) {
-        *o = centered_dot(row, x) * scale + add;
-    }
+    let tail = ra.iter().zip(rb).fold(0i32, |s, (&x, &y)| s.wrapping_add(x as i32 * y as i32));
+    acc.iter().fold(tail, |s, &x| s.wrapping_add(x))
 }
 
 #[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
-#[target_feature(enable = "avx2")]
-unsafe fn scan_centered_avx2(m: &QuantView<'_>, x: &[f32], add: f32, out: &mut [f32]) {
-    scan_centered_body(m, x, add, out);
+fn dot_i8_i16_avx2(a: &[i8], b: &[i16]) -> i32 {
+    #[target_feature(enable = "avx2")]
+    unsafe fn inner(a: &[i8], b: &[i16]) -> i32 {
+        dot_i8_i16(a, b)
+    }
+    // SAFETY: only handed out by `best_dot_i8_i16` after `is_x86_feature_detected!("avx2")`.
+    unsafe { inner(a, b) }
+}
+
+/// [`dot_i8_i16`] with wasm SIMD: eight codes sign-extended to i16 in the load, then
+/// `i32x4.dot_i16x8_s` against eight query codes. Not inlined, like [`dot_i8_simd128`], so
+/// Cranelift keeps the accumulator in a register.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(never)]
+fn dot_i8_i16_simd128(a: &[i8], b: &[i16]) -> i32 {
+    use core::arch::wasm32::*;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    let mut acc = i32x4_splat(0);
+    for (x, y) in ca.zip(cb) {
+        // SAFETY: `x` holds 8 codes and `y` 8 int16 (chunks_exact); wasm loads need no alignment.
+        let (x, y) = unsafe { (i16x8_load_extend_i8x8(x.as_ptr()), v128_load(y.as_ptr() as *const v128)) };
+        acc = i32x4_add(acc, i32x4_dot_i16x8(x, y));
+    }
+    let lanes = [
+        i32x4_extract_lane::<0>(acc),
+        i32x4_extract_lane::<1>(acc),
+        i32x4_extract_lane::<2>(acc),
+        i32x4_extract_lane::<3>(acc),
+    ];
+    let tail = ra.iter().zip(rb).fold(0i32, |s, (&x, &y)| s.wrapping_add(x as i32 * y as i32));
+    lanes.iter().fold(tail, |s, &x| s.wrapping_add(x))
 }
 
 /// `row · x` over eight independent lanes summed in index order, then the tail: chunked slices
@@ -372,14 +450,44 @@ mod tests {
             let m = QuantMatrix::from_f32(&v, dim);
             let x: Vec<f32> = (0..dim).map(|i| ((i * 104729) % 997) as f32 / 101.0 - 4.9).collect();
             let view = m.view();
-            let mut scan = vec![0f32; 3];
-            view.scan_centered(&x, 0.25, &mut scan);
-            for (r, scanned) in scan.iter().enumerate() {
+            for r in 0..3 {
                 let want = reference(view.row(r), &x, view.scales[r]);
                 assert_eq!(view.dot_f32_centered(r, &x).to_bits(), want.to_bits(), "dim {dim} row {r}");
-                // The scan (AVX2 where the CPU has it) adds the same terms in the same order.
-                assert_eq!(scanned.to_bits(), (want + 0.25).to_bits(), "scan, dim {dim} row {r}");
             }
+        }
+    }
+
+    #[test]
+    fn the_scan_is_the_exact_integer_sum_against_the_int16_query() {
+        // Against a reference in i64: the same bits on every machine (AVX2 where the CPU has
+        // it, simd128 in the wasm test run), and within the query's coding error of the f32 sum.
+        for dim in [1, 7, 8, 9, 15, 16, 17, 64, 100, 384, 600, 1536] {
+            let v: Vec<f32> = (0..5 * dim).map(|i| ((i * 7919) % 1000) as f32 / 37.0 - 13.0).collect();
+            let m = QuantMatrix::from_f32(&v, dim);
+            let view = m.view();
+            let x: Vec<f32> = (0..dim).map(|i| ((i * 104729) % 997) as f32 / 101.0 - 4.9).collect();
+            let mut scan = vec![0f32; 5];
+            view.scan_centered(&x, 0.25, &mut scan);
+            let mut q = vec![0i16; dim];
+            let q_scale = quantize_i16(&x, scan_bound(dim), &mut q);
+            for (r, scanned) in scan.iter().enumerate() {
+                let exact: i64 = view.row(r).iter().zip(&q).map(|(&c, &y)| c as i64 * y as i64).sum();
+                let want = i32::try_from(exact).expect("fits i32") as f32 * q_scale * view.scales[r] + 0.25;
+                assert_eq!(scanned.to_bits(), want.to_bits(), "dim {dim} row {r}");
+                let f32_sum = view.dot_f32_centered(r, &x) + 0.25;
+                let magnitude: f32 = view.row(r).iter().zip(&x).map(|(&c, &y)| (c as f32 * y).abs()).sum();
+                let tolerance = magnitude * view.scales[r] / scan_bound(dim) as f32 + 1e-4;
+                assert!((scanned - f32_sum).abs() <= tolerance, "dim {dim} row {r}: {scanned} vs {f32_sum}");
+            }
+        }
+        // The largest sum a row can make does not overflow: every code 127, the query at its bound.
+        for dim in [516, 517, 1536, 4096] {
+            let m = QuantMatrix::from_f32(&vec![1.0; dim], dim);
+            let mut scan = [0f32];
+            m.view().scan_centered(&vec![2.0; dim], 0.0, &mut scan);
+            let exact = 127i64 * scan_bound(dim) as i64 * dim as i64;
+            assert!(exact <= i32::MAX as i64, "dim {dim}");
+            assert!((scan[0] - 2.0 * dim as f32).abs() <= 1e-3 * dim as f32, "dim {dim}: {}", scan[0]);
         }
     }
 
