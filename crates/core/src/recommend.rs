@@ -521,10 +521,8 @@ fn explain_with(
     top.drain_sorted().into_iter().map(|s| s.item).collect()
 }
 
-/// The reference [`explain_all`] is checked against: one item at a time, each list searched for
-/// the item.
-/// The (up to two) history items most similar to `item`, weighing factor and content similarity,
-/// neighbour and next-item weights as the fusion weighs those sources. `norms[i]` belongs to `history[i]`.
+/// The reference [`explain_all`] is checked against: one item at a time, each history item's
+/// lists searched for the item.
 #[cfg(test)]
 fn explain(
     view: &BundleView<'_>,
@@ -537,28 +535,15 @@ fn explain(
     if history.is_empty() {
         return Vec::new();
     }
-    // (Not computed for a source weighed 0: its term is 0 either way.)
-    let cos = |m: &crate::quant::QuantView<'_>, a: u32, na: f32, b: u32, nb: f32, weight: f32| {
-        if weight != 0.0 && na > 0.0 && nb > 0.0 {
-            dot(m.row(a as usize), m.row(b as usize)) as f32 / (na * nb)
+    let term = |weight: f32, lists: &crate::bundle::Weighted<'_>, h: usize| {
+        if weight != 0.0 {
+            weight * weight_to(lists.row(history[h] as usize), item)
         } else {
             0.0
         }
     };
-    let it = Norms::of(view, dot, item);
-    // Content counts with the cold source's share for this item too.
-    let content = w.vector + w.cold * view.popularity.get(item as usize).map_or(0.0, |&c| cold_factor(c));
-    let mut top = TopK::new(2);
-    for (&h, hn) in history.iter().zip(norms) {
-        top.push(
-            h,
-            content * cos(&view.vectors, h, hn.vector, item, it.vector, content)
-                + w.collab * cos(&view.factors, h, hn.collab, item, it.collab, w.collab)
-                + if w.item != 0.0 { w.item * weight_to(view.neighbors_of(h as usize), item) } else { 0.0 }
-                + if w.next != 0.0 { w.next * weight_to(view.next_of(h as usize), item) } else { 0.0 },
-        );
-    }
-    top.drain_sorted().into_iter().map(|s| s.item).collect()
+    let (neighbours, next) = (&view.item_neighbors, &view.item_next);
+    explain_with(view, dot, history, norms, item, w, |h| term(w.item, neighbours, h), |h| term(w.next, next, h))
 }
 
 /// The (non-negative) weight `row` gives `item`; 0 when it does not list it.
