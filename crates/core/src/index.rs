@@ -488,21 +488,26 @@ pub fn precise_dot(vectors: &QuantView<'_>, index: &IndexView<'_>, i: usize, q: 
     let mut s = vectors.dot_f32_centered(i, q);
     if let Some((codes, scales)) = index.refine {
         let half = vectors.dim.div_ceil(2);
-        let row = &codes[i * half..(i + 1) * half];
-        // Two dimensions per byte (low nibble first), summed in dimension order.
-        let mut acc = 0f32;
-        let pairs = q.chunks_exact(2);
-        let last = pairs.remainder();
-        for (&b, x) in row.iter().zip(pairs) {
-            acc += ((b & 0x0F) as i32 - 8) as f32 * x[0];
-            acc += ((b >> 4) as i32 - 8) as f32 * x[1];
-        }
-        if let (Some(&x), Some(&b)) = (last.first(), row.get(q.len() / 2)) {
-            acc += ((b & 0x0F) as i32 - 8) as f32 * x;
-        }
-        s += acc * scales[i];
+        s += residual(&codes[i * half..(i + 1) * half], q) * scales[i];
     }
     s
+}
+
+/// The int4 residual row `row` (two dimensions per byte, low nibble first) dotted with `q`,
+/// summed in dimension order, before its scale.
+#[inline]
+fn residual(row: &[u8], q: &[f32]) -> f32 {
+    let mut acc = 0f32;
+    let pairs = q.chunks_exact(2);
+    let last = pairs.remainder();
+    for (&b, x) in row.iter().zip(pairs) {
+        acc += ((b & 0x0F) as i32 - 8) as f32 * x[0];
+        acc += ((b >> 4) as i32 - 8) as f32 * x[1];
+    }
+    if let (Some(&x), Some(&b)) = (last.first(), row.get(q.len() / 2)) {
+        acc += ((b & 0x0F) as i32 - 8) as f32 * x;
+    }
+    acc
 }
 
 /// [`precise_dot`] of each of `items`, into `out` (cleared first), bit for bit: the int4
@@ -534,7 +539,7 @@ pub fn precise_dots(vectors: &QuantView<'_>, index: &IndexView<'_>, items: &[u32
     }
     let done = groups.len() * 4;
     for (o, &i) in out[done..].iter_mut().zip(rest) {
-        *o = precise_dot(vectors, index, i as usize, q);
+        *o += residual(row(i), q) * scales[i as usize];
     }
 }
 

@@ -216,9 +216,8 @@ fn weighed_source_scores(
     scratch.item.resize(n, 0.0);
     scratch.next.resize(n, 0.0);
     scratch.cold.resize(n, 0.0);
-    if scratch.popularity.len() != n || !same_bits(&scratch.popularity_of, view.popularity) {
+    if !same_bits(&scratch.popularity_of, view.popularity) {
         popularity_source(view.popularity, &mut scratch.popularity);
-        scratch.popularity.resize(n, 0.0);
         scratch.popularity_of.clear();
         scratch.popularity_of.extend_from_slice(view.popularity);
     }
