@@ -21,23 +21,40 @@ impl Scored {
     }
 }
 
-// In the heap, the greatest element is the one that ranks worst, so it is evicted first.
+/// A score and its item as one integer that orders as [`Scored::rank_cmp`] does, best largest:
+/// the score's total order (NaN as −∞) in the high half, the item index inverted in the low half
+/// (the lower index wins a tie). The heap compares these with one integer comparison each.
+#[inline]
+fn rank_key(item: u32, score: f32) -> u64 {
+    let bits = if score.is_nan() { f32::NEG_INFINITY } else { score }.to_bits();
+    // `f32::total_cmp`'s order as an unsigned integer: negatives flipped below the positives.
+    let ordered = if bits >> 31 == 1 { !bits } else { bits | 1 << 31 };
+    (u64::from(ordered) << 32) | u64::from(!item)
+}
+
+/// A kept item: its [`rank_key`] and its score as pushed (a NaN stays NaN).
 #[derive(Debug, Clone, Copy)]
-struct Worst(Scored);
-impl PartialEq for Worst {
+struct Kept {
+    key: u64,
+    score: f32,
+}
+
+// In the heap the greatest element is the one that ranks worst (the smallest key), so it is
+// evicted first.
+impl PartialEq for Kept {
     fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
+        self.key == o.key
     }
 }
-impl Eq for Worst {}
-impl PartialOrd for Worst {
+impl Eq for Kept {}
+impl PartialOrd for Kept {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
         Some(self.cmp(o))
     }
 }
-impl Ord for Worst {
+impl Ord for Kept {
     fn cmp(&self, o: &Self) -> Ordering {
-        self.0.rank_cmp(&o.0)
+        o.key.cmp(&self.key)
     }
 }
 
@@ -45,77 +62,52 @@ impl Ord for Worst {
 #[derive(Debug, Default)]
 pub struct TopK {
     k: usize,
-    heap: BinaryHeap<Worst>,
-    /// Once full: the worst kept score (NaN as −∞). A push strictly below it cannot enter, and is
-    /// refused on one comparison instead of a heap peek and a full ordering (most pushes of a
-    /// scan over a catalog).
-    floor: f32,
-}
-
-/// A score as [`Scored::rank_cmp`] orders it (NaN ranks last).
-#[inline]
-fn rank_key(score: f32) -> f32 {
-    if score.is_nan() {
-        f32::NEG_INFINITY
-    } else {
-        score
-    }
+    heap: BinaryHeap<Kept>,
+    /// Once full: the worst kept [`rank_key`] (0, below every key, until then). A push at or
+    /// below it cannot enter, and is refused on one comparison (most pushes of a scan over a
+    /// catalog).
+    floor: u64,
 }
 
 impl TopK {
     /// A selector for the best `k`.
     pub fn new(k: usize) -> Self {
-        Self { k, heap: BinaryHeap::with_capacity(k + 1), floor: f32::NEG_INFINITY }
+        Self { k, heap: BinaryHeap::with_capacity(k + 1), floor: 0 }
     }
 
     /// Clear and set a new `k`.
     pub fn reset(&mut self, k: usize) {
         self.k = k;
         self.heap.clear();
-        self.floor = f32::NEG_INFINITY;
-    }
-
-    /// Score below which a push is a no-op once full (for early exits).
-    #[inline]
-    pub fn threshold(&self) -> Option<Scored> {
-        if self.heap.len() < self.k {
-            None
-        } else {
-            self.heap.peek().map(|w| w.0)
-        }
+        self.floor = 0;
     }
 
     /// Offer an item.
     #[inline]
     pub fn push(&mut self, item: u32, score: f32) {
-        if self.k == 0 {
+        let key = rank_key(item, score);
+        if key <= self.floor || self.k == 0 {
             return;
         }
-        if rank_key(score) < self.floor {
-            return;
-        }
-        let s = Scored { item, score };
+        let kept = Kept { key, score };
         if self.heap.len() < self.k {
-            self.heap.push(Worst(s));
+            self.heap.push(kept);
         } else if let Some(mut worst) = self.heap.peek_mut() {
-            // Replaced in place: one sift down when the guard drops, not a pop and a push.
-            if s.rank_cmp(&worst.0) == Ordering::Less {
-                *worst = Worst(s);
-            } else {
-                return;
-            }
+            // Replaced in place: one sift down when the guard drops, not a pop and a push. The
+            // floor says `key` ranks before the worst kept.
+            *worst = kept;
         }
         if self.heap.len() == self.k {
-            self.floor = self.heap.peek().map_or(f32::NEG_INFINITY, |w| rank_key(w.0.score));
+            self.floor = self.heap.peek().map_or(0, |w| w.key);
         }
     }
 
     /// The kept items, best first.
     pub fn drain_sorted(&mut self) -> Vec<Scored> {
-        let mut v: Vec<Scored> = self.heap.drain().map(|w| w.0).collect();
-        self.floor = f32::NEG_INFINITY;
-        v.sort_by(Scored::rank_cmp);
-        v
+        let mut kept: Vec<Kept> = self.heap.drain().collect();
+        self.floor = 0;
+        kept.sort_unstable_by_key(|k| std::cmp::Reverse(k.key));
+        kept.into_iter().map(|k| Scored { item: !(k.key as u32), score: k.score }).collect()
     }
 }
 
@@ -160,11 +152,38 @@ mod tests {
                 let mut all: Vec<Scored> =
                     scores.iter().enumerate().map(|(i, &s)| Scored { item: i as u32, score: s }).collect();
                 all.sort_by(Scored::rank_cmp);
-                let want: Vec<u32> = all.iter().take(k).map(|s| s.item).collect();
+                let want: Vec<(u32, u32)> = all.iter().take(k).map(|s| (s.item, s.score.to_bits())).collect();
                 scores.iter().enumerate().for_each(|(i, &s)| t.push(i as u32, s));
-                let got: Vec<u32> = t.drain_sorted().iter().map(|s| s.item).collect();
+                let got: Vec<(u32, u32)> = t.drain_sorted().iter().map(|s| (s.item, s.score.to_bits())).collect();
                 proptest::prop_assert_eq!(&got, &want, "round {}", round);
             }
+        }
+
+        /// The integer key orders as `rank_cmp` for every f32 bit pattern (NaNs with payloads,
+        /// subnormals, ±0) and item indices up to `u32::MAX`, and a NaN comes back as pushed.
+        #[test]
+        fn keys_order_as_rank_cmp_for_any_bits(
+            pushed in proptest::collection::vec((proptest::num::u32::ANY, proptest::num::u32::ANY), 0..200),
+            k in 1usize..30,
+        ) {
+            let mut seen = std::collections::HashSet::new();
+            let all: Vec<Scored> = pushed
+                .iter()
+                .filter(|(item, _)| seen.insert(*item))
+                .map(|&(item, bits)| Scored { item, score: f32::from_bits(bits) })
+                .collect();
+            for a in all.iter().take(20) {
+                for b in all.iter().take(20) {
+                    proptest::prop_assert_eq!(rank_key(b.item, b.score).cmp(&rank_key(a.item, a.score)), a.rank_cmp(b));
+                }
+            }
+            let mut t = TopK::new(k);
+            all.iter().for_each(|s| t.push(s.item, s.score));
+            let mut sorted = all.clone();
+            sorted.sort_by(Scored::rank_cmp);
+            let want: Vec<(u32, u32)> = sorted.iter().take(k).map(|s| (s.item, s.score.to_bits())).collect();
+            let got: Vec<(u32, u32)> = t.drain_sorted().iter().map(|s| (s.item, s.score.to_bits())).collect();
+            proptest::prop_assert_eq!(got, want);
         }
     }
 }
