@@ -434,6 +434,7 @@ fn explain_all(view: &BundleView<'_>, history: &[u32], items: &[u32], w: FusionW
                 w,
                 |h| item.term(w.item, h, slot),
                 |h| next.term(w.next, h, slot),
+                true,
             )
         })
         .collect()
@@ -485,6 +486,11 @@ impl GraphWeights {
 /// the fusion weighs those sources, plus `item_term(h)` and `next_term(h)` for the `h`-th history
 /// item (its neighbour and next-item weights to `item`, already weighed; 0 where the source is
 /// weighed 0). `norms[h]` belongs to `history[h]`.
+///
+/// With `prune`, the content cosine (256 codes a pair; the rest are cheap) is computed only for
+/// history items that can still make the top two: a cosine is at most 1 in size, so an item whose
+/// other terms plus the content weight stay below the second-best score found so far cannot.
+/// Same answer, same bits.
 #[allow(clippy::too_many_arguments)]
 fn explain_with(
     view: &BundleView<'_>,
@@ -495,6 +501,7 @@ fn explain_with(
     w: FusionWeights,
     item_term: impl Fn(usize) -> f32,
     next_term: impl Fn(usize) -> f32,
+    prune: bool,
 ) -> Vec<u32> {
     // (Not computed for a source weighed 0: its term is 0 either way.)
     let cos = |m: &crate::quant::QuantView<'_>, a: u32, na: f32, b: u32, nb: f32, weight: f32| {
@@ -507,15 +514,21 @@ fn explain_with(
     let it = Norms::of(view, dot, item);
     // Content counts with the cold source's share for this item too.
     let content = w.vector + w.cold * view.popularity.get(item as usize).map_or(0.0, |&c| cold_factor(c));
+    let prune = prune && content != 0.0;
     let mut top = TopK::new(2);
     for (h, (&hi, hn)) in history.iter().zip(norms).enumerate() {
-        top.push(
-            hi,
-            content * cos(&view.vectors, hi, hn.vector, item, it.vector, content)
-                + w.collab * cos(&view.factors, hi, hn.collab, item, it.collab, w.collab)
-                + item_term(h)
-                + next_term(h),
-        );
+        let (c, i, n) =
+            (w.collab * cos(&view.factors, hi, hn.collab, item, it.collab, w.collab), item_term(h), next_term(h));
+        if prune {
+            // The content term is at most |content|; the room added covers the f32 roundings of
+            // the cosine and the sums (a few ulps of the terms' magnitudes) a thousand times.
+            let magnitude = content.abs() + c.abs() + i.abs() + n.abs();
+            let bound = c + i + n + content.abs() + 1e-4 * magnitude + 1e-6;
+            if top.worst_kept().is_some_and(|worst| bound < worst) {
+                continue;
+            }
+        }
+        top.push(hi, content * cos(&view.vectors, hi, hn.vector, item, it.vector, content) + c + i + n);
     }
     top.drain_sorted().into_iter().map(|s| s.item).collect()
 }
@@ -542,7 +555,7 @@ fn explain(
         }
     };
     let (neighbours, next) = (&view.item_neighbors, &view.item_next);
-    explain_with(view, dot, history, norms, item, w, |h| term(w.item, neighbours, h), |h| term(w.next, next, h))
+    explain_with(view, dot, history, norms, item, w, |h| term(w.item, neighbours, h), |h| term(w.next, next, h), false)
 }
 
 /// The (non-negative) weight `row` gives `item`; 0 when it does not list it.

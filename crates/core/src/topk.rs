@@ -82,6 +82,15 @@ impl TopK {
         self.floor = 0;
     }
 
+    /// Once `k` items are kept, the worst kept score (NaN as −∞): a push scoring below it cannot
+    /// enter. `None` before.
+    pub fn worst_kept(&self) -> Option<f32> {
+        match self.heap.peek() {
+            Some(w) if self.heap.len() == self.k => Some(if w.score.is_nan() { f32::NEG_INFINITY } else { w.score }),
+            _ => None,
+        }
+    }
+
     /// Offer an item.
     #[inline]
     pub fn push(&mut self, item: u32, score: f32) {
