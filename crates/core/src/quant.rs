@@ -92,6 +92,21 @@ impl<'a> QuantView<'a> {
         out.iter_mut().zip(self.mean).for_each(|(o, m)| *o += m);
     }
 
+    /// `acc += weight · row i dequantized`, element by element with [`Self::dequantize_into`]'s
+    /// roundings and then the multiply and the add: the same bits as dequantizing into a buffer
+    /// and adding that, in one pass.
+    pub fn add_weighted_row(&self, i: usize, weight: f32, acc: &mut [f32]) {
+        let s = self.scales[i];
+        let row = self.row(i);
+        if self.mean.is_empty() {
+            acc.iter_mut().zip(row).for_each(|(a, &c)| *a += weight * (c as f32 * s));
+        } else {
+            for ((a, &c), &m) in acc.iter_mut().zip(row).zip(self.mean) {
+                *a += weight * (c as f32 * s + m);
+            }
+        }
+    }
+
     /// `row(i) · q` where `q` is already quantized, as f32 (without the query's scale).
     #[inline]
     pub fn dot_i8(&self, i: usize, q: &[i8]) -> f32 {
@@ -415,6 +430,26 @@ mod tests {
             let b: Vec<i8> = a.iter().rev().copied().collect();
             let want: i32 = a.iter().zip(&b).map(|(x, y)| *x as i32 * *y as i32).sum();
             prop_assert_eq!(dot_i8(&a, &b), want);
+        }
+    }
+
+    #[test]
+    fn a_weighted_row_adds_as_dequantizing_then_adding() {
+        // Same bits as the two-pass form, with and without a mean, for dimensions with tails.
+        for dim in [1, 7, 33, 256] {
+            let v: Vec<f32> = (0..3 * dim).map(|i| ((i * 7919) % 211) as f32 / 13.0 - 8.0).collect();
+            let plain = QuantMatrix::from_f32(&v, dim);
+            let mean: Vec<f32> = (0..dim).map(|j| (j as f32 * 0.37).sin()).collect();
+            for m in [plain.view(), QuantView { mean: &mean, ..plain.view() }] {
+                let (mut want, mut got, mut row) = (vec![0.1f32; dim], vec![0.1f32; dim], vec![0f32; dim]);
+                for (i, w) in [(2, 0.7f32), (0, -1.3), (2, 1e-3)] {
+                    m.dequantize_into(i, &mut row);
+                    want.iter_mut().zip(&row).for_each(|(a, r)| *a += w * r);
+                    m.add_weighted_row(i, w, &mut got);
+                }
+                let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "dim {dim}, mean {}", !m.mean.is_empty());
+            }
         }
     }
 

@@ -258,10 +258,8 @@ fn weighed_source_scores(
     if w.vector != 0.0 || w.cold != 0.0 {
         let dim = view.vectors.dim;
         let mut centroid = vec![0f32; dim];
-        let mut row = vec![0f32; dim];
         for (h, hw) in weighted() {
-            view.vectors.dequantize_into(h as usize, &mut row);
-            centroid.iter_mut().zip(&row).for_each(|(c, r)| *c += hw * r);
+            view.vectors.add_weighted_row(h as usize, hw, &mut centroid);
         }
         let vmean: f32 = view.vectors.mean.iter().zip(&centroid).map(|(m, v)| m * v).sum();
         view.vectors.scan_centered(&centroid, vmean, &mut scratch.vector);
