@@ -15,9 +15,17 @@ pub struct Scored {
 impl Scored {
     /// `Less` means `self` ranks before `other`.
     pub fn rank_cmp(&self, other: &Self) -> Ordering {
-        let a = if self.score.is_nan() { f32::NEG_INFINITY } else { self.score };
-        let b = if other.score.is_nan() { f32::NEG_INFINITY } else { other.score };
-        b.total_cmp(&a).then(self.item.cmp(&other.item))
+        ranked(other.score).total_cmp(&ranked(self.score)).then(self.item.cmp(&other.item))
+    }
+}
+
+/// A score as the ranking reads it: NaN ranks last, as −∞.
+#[inline]
+fn ranked(score: f32) -> f32 {
+    if score.is_nan() {
+        f32::NEG_INFINITY
+    } else {
+        score
     }
 }
 
@@ -26,7 +34,7 @@ impl Scored {
 /// (the lower index wins a tie). The heap compares these with one integer comparison each.
 #[inline]
 fn rank_key(item: u32, score: f32) -> u64 {
-    let bits = if score.is_nan() { f32::NEG_INFINITY } else { score }.to_bits();
+    let bits = ranked(score).to_bits();
     // `f32::total_cmp`'s order as an unsigned integer: negatives flipped below the positives.
     let ordered = if bits >> 31 == 1 { !bits } else { bits | 1 << 31 };
     (u64::from(ordered) << 32) | u64::from(!item)
@@ -86,7 +94,7 @@ impl TopK {
     /// enter. `None` before.
     pub fn worst_kept(&self) -> Option<f32> {
         match self.heap.peek() {
-            Some(w) if self.heap.len() == self.k => Some(if w.score.is_nan() { f32::NEG_INFINITY } else { w.score }),
+            Some(w) if self.heap.len() == self.k => Some(ranked(w.score)),
             _ => None,
         }
     }
